@@ -1,0 +1,11 @@
+# Production WSGI server settings shared by every Procfile process.
+# Threads keep connections alive (a sync worker closes each one) and let one
+# process wait on several upstream calls at once.
+worker_class = "gthread"
+workers = 1
+threads = 8
+keepalive = 30
+timeout = 60
+graceful_timeout = 5
+accesslog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms id=%({x-request-id}i)s'
