@@ -70,3 +70,36 @@ def new_user(system, anonymous):
 @pytest.fixture(scope="session")
 def mj(system) -> Client:
     return Client(system.url, auth=("mj", "bulls"))
+
+
+# In-process fixtures in the style of Flask's tutorial: one service app over
+# a temporary data folder, its test client and its CLI runner.
+
+TEST_SECRET = "test-secret"
+
+
+@pytest.fixture
+def app(tmp_path):
+    from api_users import create_app
+    from tests.system import free_port
+    return create_app({
+        "TESTING": True,
+        "DATA_DIR": str(tmp_path),
+        "DATABASE": str(tmp_path / "microblog.sqlite"),
+        "SECRET": TEST_SECRET,
+        "DYNAMODB_ENDPOINT": f"http://127.0.0.1:{free_port()}",
+        "DYNAMODB_TABLE_PREFIX": "test-",
+    })
+
+
+@pytest.fixture
+def client(app):
+    from microblog.identity import SECRET_HEADER
+    test_client = app.test_client()
+    test_client.environ_base["HTTP_" + SECRET_HEADER.upper().replace("-", "_")] = TEST_SECRET
+    return test_client
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()

@@ -1,0 +1,153 @@
+"""The gateway: routing, auth on every protected call, round-robin, failover,
+health, and headers no client can forge."""
+import time
+import uuid
+
+import pytest
+import requests
+
+from microblog.identity import SECRET_HEADER, USER_HEADER
+
+
+def wait_for(condition, timeout: float, step: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(step)
+    return condition()
+
+
+def instance_state(system, pool: str, index: int) -> bool:
+    return requests.get(system.url + "/health", timeout=5).json()["pools"][pool][index]["up"]
+
+
+def test_round_robin_spreads_requests_over_every_instance(system, mj):
+    tag = uuid.uuid4().hex[:12]
+    for n in range(12):
+        assert mj.get("/publicTimeline", headers={"X-Request-ID": f"{tag}-{n}"}).status_code == 200
+    served = [system.instance_log("api_timeline", i).count(f"id={tag}-") for i in range(3)]
+    assert sum(served) == 12
+    assert all(count >= 2 for count in served), served
+
+
+def test_killed_instance_is_skipped_reported_and_rejoins(system, mj):
+    system.kill("api_timeline", 1)
+    try:
+        started = time.monotonic()
+        for _ in range(9):
+            assert mj.get("/publicTimeline").status_code == 200
+        assert wait_for(lambda: not instance_state(system, "timeline", 1), timeout=5)
+        assert time.monotonic() - started < 5
+    finally:
+        system.start("api_timeline", 1)
+    assert wait_for(lambda: instance_state(system, "timeline", 1), timeout=5)
+    tag = uuid.uuid4().hex[:12]
+    for n in range(9):
+        assert mj.get("/publicTimeline", headers={"X-Request-ID": f"{tag}-{n}"}).status_code == 200
+    assert f"id={tag}-" in system.instance_log("api_timeline", 1)
+
+
+def test_whole_pool_down_is_503_json_and_other_pools_keep_working(system, mj):
+    system.kill("app")
+    try:
+        answer = mj.get("/listmsg/mj")
+        assert answer.status_code == 503
+        assert answer.json()["error"] == "service_unavailable"
+        assert mj.get("/publicTimeline").status_code == 200
+    finally:
+        system.start("app")
+    assert wait_for(lambda: mj.get("/listmsg/mj").status_code == 200, timeout=5)
+
+
+def test_auth_service_down_closes_protected_routes_only(system, mj, anonymous):
+    system.kill("auth")
+    try:
+        answer = mj.get("/publicTimeline")
+        assert answer.status_code == 503
+        assert answer.json()["error"] == "service_unavailable"
+        assert anonymous.get("/health").status_code == 200
+    finally:
+        system.start("auth")
+    assert wait_for(lambda: mj.get("/publicTimeline").status_code == 200, timeout=5)
+
+
+def test_forged_identity_header_from_a_client_is_ignored(system, new_user):
+    victim, attacker = new_user("victim"), new_user("attacker")
+    answer = attacker.post("/postTweet", json={"tweet": "forged"},
+                           headers={USER_HEADER: victim.username, SECRET_HEADER: "guess"})
+    assert answer.status_code == 201
+    assert answer.json()["username"] == attacker.username
+    assert victim.get(f"/userTimeline/{victim.username}").json()["tweets"] == []
+    # Without credentials the forged header gets nobody in.
+    assert requests.post(system.url + "/postTweet", json={"tweet": "x"},
+                         headers={USER_HEADER: victim.username}).status_code == 401
+
+
+def test_a_service_called_directly_without_the_secret_refuses(system):
+    port = system.ports["api_timeline"][0]
+    answer = requests.post(f"http://127.0.0.1:{port}/postTweet", json={"tweet": "direct"},
+                           headers={USER_HEADER: "mj"})
+    assert answer.status_code == 403
+    assert answer.json()["error"] == "forbidden"
+    latest = requests.get(system.url + "/userTimeline/mj", auth=("mj", "bulls")).json()
+    assert all(t["tweet"] != "direct" for t in latest["tweets"])
+
+
+@pytest.mark.parametrize("path", ["/internal/credentials", "/verify", "/nowhere", "/tweets/abc"])
+def test_internal_and_unknown_paths_are_404_json(mj, path):
+    for method in ("GET", "POST"):
+        answer = mj.request(method, path, json={"username": "mj", "password": "bulls"})
+        assert answer.status_code == 404
+        assert answer.json()["error"] == "not_found"
+
+
+def test_wrong_method_is_405_json_with_allow(mj):
+    answer = mj.get("/sendmsg")
+    assert answer.status_code == 405
+    assert answer.json()["error"] == "method_not_allowed"
+    assert "POST" in answer.headers["Allow"]
+    answer = mj.request("PATCH", "/tweets/1")
+    assert answer.status_code == 405
+    assert {"GET", "DELETE"} <= {m.strip() for m in answer.headers["Allow"].split(",")}
+
+
+def test_missing_credentials_get_401_with_a_challenge(anonymous):
+    for method, path in [("GET", "/publicTimeline"), ("POST", "/sendmsg"), ("POST", "/login")]:
+        answer = anonymous.request(method, path)
+        assert answer.status_code == 401
+        assert answer.json()["error"] == "unauthorized"
+        assert "Basic" in answer.headers["WWW-Authenticate"]
+
+
+def test_request_id_is_kept_or_made_and_reaches_the_service(system, mj):
+    answer = mj.get("/publicTimeline", headers={"X-Request-ID": "trace-me-123"})
+    assert answer.headers["X-Request-ID"] == "trace-me-123"
+    assert any("id=trace-me-123" in system.instance_log("api_timeline", i) for i in range(3))
+    made = mj.get("/publicTimeline").headers["X-Request-ID"]
+    assert len(made) >= 16
+
+
+def test_oversized_body_is_413_json_and_nothing_stored(mj):
+    answer = mj.post("/postTweet", data=b'{"tweet": "' + b"x" * (1024 * 1024 + 10) + b'"}',
+                     headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413
+    assert answer.json()["error"] == "payload_too_large"
+
+
+def test_chunked_request_body_reaches_the_service_whole(new_user):
+    author = new_user("chunky")
+
+    def chunks():
+        yield b'{"tweet": "'
+        yield "chunked ✓".encode()
+        yield b'"}'
+    answer = author.post("/postTweet", data=chunks(), headers={"Content-Type": "application/json"})
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["tweet"] == "chunked ✓"
+
+
+def test_health_lists_every_pool_and_instance(anonymous, system):
+    pools = anonymous.get("/health").json()["pools"]
+    assert {p: len(i) for p, i in pools.items()} == {"auth": 1, "users": 3, "timeline": 3, "messages": 1}
