@@ -56,17 +56,21 @@ class Upstreams:
              body: bytes | None = None) -> urllib3.BaseHTTPResponse:
         """The first answer from an instance of the pool; APIError 503/504/502
         when none answers. A request that may have been delivered is sent again
-        only when its method is safe to repeat."""
+        only when its method is safe to repeat: to the next instance, or to the
+        same one over a new connection when it is the only one."""
         headers = {**headers, SECRET_HEADER: self.secret}
-        failure = None
-        for instance in self.pools[pool].candidates():
+        candidates = self.pools[pool].candidates()
+        if method in RETRYABLE_METHODS:
+            candidates += candidates[:1]
+        failure = APIError(503, f"No instance of the {pool} service is available.")
+        for instance in candidates:
             try:
                 return self.http.request(method, instance.url + path, body=body, headers=headers,
                                          timeout=self.timeout, redirect=False,
                                          preload_content=True, decode_content=False)
             except ConnectTimeoutError:  # includes refused: it never reached the instance
                 instance.mark(False)
-                failure = failure or APIError(503, f"No instance of the {pool} service is available.")
+                failure = APIError(503, f"No instance of the {pool} service is available.")
                 continue
             except ReadTimeoutError:
                 instance.mark(False)
@@ -76,7 +80,7 @@ class Upstreams:
                 failure = APIError(502, f"The {pool} service dropped the connection.")
             if method not in RETRYABLE_METHODS:
                 break
-        raise failure or APIError(503, f"No instance of the {pool} service is available.")
+        raise failure
 
     def probe(self) -> None:
         """Ask every instance for /health once, and mark it up or down."""
