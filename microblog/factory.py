@@ -1,7 +1,7 @@
 """The application factory every process builds its Flask app with."""
 import logging
 
-from flask import Flask
+from flask import Flask, g, has_request_context, request
 
 from . import cli, db
 from .config import settings, shared_secret
@@ -20,8 +20,31 @@ def create_base_app(import_name: str, test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     register_error_handlers(app)
     app.cli.add_command(cli.init_command)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging()
     return app
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamp every log record with the request's X-Request-ID, to follow one call
+    through every process."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = "-"
+        if has_request_context():
+            record.request_id = g.get("request_id") or request.headers.get("X-Request-ID", "-")
+        return True
+
+
+def configure_logging() -> None:
+    root = logging.getLogger()
+    if any(isinstance(f, RequestIdFilter) for h in root.handlers for f in h.filters):
+        return
+    handler = logging.StreamHandler()
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s id=%(request_id)s %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
 
 
 def create_service_app(import_name: str, test_config: dict | None = None) -> Flask:
