@@ -118,8 +118,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = create_base_app(__name__, test_config)
     config = app.config
     config["MAX_CONTENT_LENGTH"] = config["MAX_BODY_BYTES"]
-    gateway = Upstreams(config["UPSTREAMS"], config["SECRET"],
-                        config["CONNECT_TIMEOUT"], config["READ_TIMEOUT"])
+    gateway = Upstreams(config["UPSTREAMS"], config["SECRET"], config["CONNECT_TIMEOUT"],
+                        config["READ_TIMEOUT"], config["MAX_IN_FLIGHT"])
     gateway.start_probing()
     app.extensions["upstreams"] = gateway
     app.before_request(assign_request_id)

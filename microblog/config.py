@@ -28,6 +28,8 @@ def settings() -> dict:
         "CONNECT_TIMEOUT": float(os.environ.get("MICROBLOG_CONNECT_TIMEOUT", "2")),
         "READ_TIMEOUT": float(os.environ.get("MICROBLOG_READ_TIMEOUT", "30")),
         "MAX_BODY_BYTES": 1024 * 1024,
+        # Calls the gateway keeps open to one instance before it answers 503 busy.
+        "MAX_IN_FLIGHT": int(os.environ.get("MICROBLOG_MAX_IN_FLIGHT", "64")),
     }
 
 

@@ -18,9 +18,10 @@ RETRYABLE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
 class Instance:
-    def __init__(self, url: str):
+    def __init__(self, url: str, max_in_flight: int):
         self.url = url
         self.up = True
+        self.slots = threading.BoundedSemaphore(max_in_flight)
 
     def mark(self, up: bool) -> None:
         if up != self.up:
@@ -29,9 +30,9 @@ class Instance:
 
 
 class Pool:
-    def __init__(self, name: str, urls: list[str]):
+    def __init__(self, name: str, urls: list[str], max_in_flight: int):
         self.name = name
-        self.instances = [Instance(url) for url in urls]
+        self.instances = [Instance(url, max_in_flight) for url in urls]
         self._turn = itertools.count()
 
     def candidates(self) -> list[Instance]:
@@ -46,8 +47,8 @@ class Pool:
 
 class Upstreams:
     def __init__(self, table: dict[str, list[str]], secret: str,
-                 connect_timeout: float = 2, read_timeout: float = 30):
-        self.pools = {name: Pool(name, urls) for name, urls in table.items()}
+                 connect_timeout: float = 2, read_timeout: float = 30, max_in_flight: int = 64):
+        self.pools = {name: Pool(name, urls, max_in_flight) for name, urls in table.items()}
         self.secret = secret
         self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
         self.http = urllib3.PoolManager(maxsize=32, retries=False)
@@ -57,13 +58,20 @@ class Upstreams:
         """The first answer from an instance of the pool; APIError 503/504/502
         when none answers. A request that may have been delivered is sent again
         only when its method is safe to repeat: to the next instance, or to the
-        same one over a new connection when it is the only one."""
+        same one over a new connection when it is the only one. An instance
+        with max_in_flight calls open is passed over; when all are, 503 at once
+        with Retry-After rather than an ever longer queue."""
         headers = {**headers, SECRET_HEADER: self.secret}
         candidates = self.pools[pool].candidates()
         if method in RETRYABLE_METHODS:
             candidates += candidates[:1]
         failure = APIError(503, f"No instance of the {pool} service is available.")
         for instance in candidates:
+            if not instance.slots.acquire(blocking=False):
+                if failure.status == 503:
+                    failure = APIError(503, f"The {pool} service is busy; try again shortly.",
+                                       headers={"Retry-After": "1"})
+                continue
             try:
                 return self.http.request(method, instance.url + path, body=body, headers=headers,
                                          timeout=self.timeout, redirect=False,
@@ -78,6 +86,8 @@ class Upstreams:
             except (ProtocolError, HTTPError):
                 instance.mark(False)
                 failure = APIError(502, f"The {pool} service dropped the connection.")
+            finally:
+                instance.slots.release()
             if method not in RETRYABLE_METHODS:
                 break
         raise failure

@@ -45,11 +45,12 @@ class System:
 
     # Processes
 
-    def start(self, kind: str, index: int = 0, wait: bool = True) -> None:
+    def start(self, kind: str, index: int = 0, wait: bool = True, **env: str) -> None:
+        """Start instance `index` of a Procfile process; env adds settings for it alone."""
         port = self.ports[kind][index]
         with open(self.data_dir / f"{kind}.{index}.log", "ab") as log:
-            self.processes[kind, index] = start_process(kind, port, self.env, stdout=log,
-                                                        stderr=subprocess.STDOUT)
+            self.processes[kind, index] = start_process(kind, port, {**self.env, **env},
+                                                        stdout=log, stderr=subprocess.STDOUT)
         if wait:
             wait_listening("127.0.0.1", port)
 

@@ -7,6 +7,7 @@ import pytest
 import requests
 
 from microblog.identity import SECRET_HEADER, USER_HEADER
+from tests.system import free_port
 
 
 def wait_for(condition, timeout: float, step: float = 0.1):
@@ -151,3 +152,31 @@ def test_chunked_request_body_reaches_the_service_whole(new_user):
 def test_health_lists_every_pool_and_instance(anonymous, system):
     pools = anonymous.get("/health").json()["pools"]
     assert {p: len(i) for p, i in pools.items()} == {"auth": 1, "users": 3, "timeline": 3, "messages": 1}
+
+
+def test_past_its_in_flight_bound_an_instance_gets_no_queue_but_503_retry_after(system, new_user):
+    """A second gateway allowing one call in flight per instance, hit by eight
+    slow logins at once (a wrong password costs a full scrypt each time)."""
+    import threading
+    system.ports["gateway"].append(free_port())
+    system.start("gateway", 1, MICROBLOG_MAX_IN_FLIGHT="1")
+    user = new_user("busy")
+    url = f"http://127.0.0.1:{system.ports['gateway'][1]}"
+    barrier, answers = threading.Barrier(8), []
+
+    def login(n):
+        barrier.wait()
+        answers.append(requests.post(url + "/login", auth=(user.username, f"wrong{n}"), timeout=30))
+    try:
+        threads = [threading.Thread(target=login, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        system.stop("gateway", 1)
+        system.ports["gateway"].pop()
+    busy = [a for a in answers if a.status_code == 503]
+    assert busy and all(a.headers.get("Retry-After") == "1" for a in busy)
+    assert all(a.json()["error"] == "service_unavailable" for a in busy)
+    assert any(a.status_code == 401 for a in answers)
