@@ -10,7 +10,7 @@ from microblog.factory import create_service_app
 from microblog.identity import check_actor, current_user, same_user
 from microblog.paging import page_args, page_response
 from microblog.stores.messages import MessageStore, render
-from microblog.users import user_or_404
+from microblog.users import named_user, user_or_404
 
 MAX_MESSAGE = 1000
 MAX_QUICK_REPLIES, MAX_QUICK_REPLY = 10, 100
@@ -40,9 +40,9 @@ def send_message():
     actor = current_user()
     body = read_body()
     check_actor(body, "from", actor)
-    recipient = user_or_404(body.text("to", max_length=100))
+    recipient = named_user(body, "to")
     text = body.text("msg", max_length=MAX_MESSAGE)
-    message = store().add(actor, recipient["username"], text, quick_replies=quick_replies(body))
+    message = store().add(actor, recipient, text, quick_replies=quick_replies(body))
     return render(message), 201
 
 
@@ -54,8 +54,7 @@ def reply():
     if ("msg" in body) == ("quick-reply" in body):
         raise APIError(400, "Send either 'msg' or 'quick-reply' (an option's number).")
     original_id = body.integer("reply-to-id", required=False, minimum=1)
-    to = body.text("to", max_length=100, required=False)
-    named = user_or_404(to)["username"] if to is not None else None
+    named = named_user(body, "to", required=False)
     if original_id is not None:
         original = visible_message(original_id, actor)
         other = original["recipient"] if same_user(original["sender"], actor) else original["sender"]

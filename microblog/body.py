@@ -55,7 +55,10 @@ def clean_integer(name: str, value: Any, minimum: int | None = None,
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
     elif isinstance(value, str) and INTEGER.fullmatch(value):
-        number = int(value)
+        try:
+            number = int(value)
+        except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+            raise APIError(400, f"'{name}' is far too large.") from None
     else:
         raise APIError(400, f"'{name}' must be an integer.")
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
@@ -66,6 +69,8 @@ def clean_integer(name: str, value: Any, minimum: int | None = None,
 
 class Body:
     """Typed access to the fields of one request body."""
+
+    UNBOUNDED = 1 << 20  # the gateway's body limit bounds such fields
 
     def __init__(self, data: dict | MultiDict):
         self._data = data

@@ -13,7 +13,7 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 # Fail fast when the store is down, so a caller gets 503 in seconds, not minutes.
-CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=5,
+CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=3,
                        retries={"mode": "standard", "total_max_attempts": 2})
 
 

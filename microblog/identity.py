@@ -35,6 +35,6 @@ def same_user(a: str, b: str) -> bool:
 
 def check_actor(body: Body, field: str, actor: str) -> None:
     """A body field naming the actor may be left out, but must not name anyone else."""
-    named = body.text(field, max_length=100, required=False)
+    named = body.text(field, max_length=Body.UNBOUNDED, required=False)
     if named is not None and not same_user(named, actor):
         raise APIError(403, f"'{field}' must be the authenticated user, {actor}.")
