@@ -4,7 +4,7 @@ import re
 
 from flask import Blueprint, Flask, jsonify
 
-from microblog.body import read_body
+from microblog.body import Body, read_body
 from microblog.db import get_db, transaction
 from microblog.errors import APIError
 from microblog.factory import create_service_app
@@ -67,7 +67,7 @@ def follow():
     actor = user_or_404(current_user())
     body = read_body()
     check_actor(body, "username", actor["username"])
-    target = user_or_404(body.text("usernameToFollow", max_length=100))
+    target = user_or_404(body.text("usernameToFollow", max_length=Body.UNBOUNDED))
     if target["id"] == actor["id"]:
         raise APIError(400, "You cannot follow yourself.")
     db = get_db()
@@ -81,7 +81,7 @@ def unfollow():
     actor = user_or_404(current_user())
     body = read_body()
     check_actor(body, "username", actor["username"])
-    target = user_or_404(body.text("usernameToRemove", max_length=100))
+    target = user_or_404(body.text("usernameToRemove", max_length=Body.UNBOUNDED))
     db = get_db()
     with transaction(db):
         removed = users.unfollow(db, actor["id"], target["id"])

@@ -7,15 +7,33 @@ import json
 from flask import Blueprint, Flask, current_app, request
 from flask_httpauth import HTTPBasicAuth, HTTPTokenAuth, MultiAuth
 
-from microblog.body import read_body
+from microblog.body import Body, read_body
 from microblog.errors import APIError, error_response
 from microblog.factory import create_service_app
 from microblog.identity import same_user
 from microblog.tokens import issue_token, read_token
 from microblog.upstream import Upstreams
 
-basic_auth = HTTPBasicAuth(realm="microblog")
-token_auth = HTTPTokenAuth(scheme="Bearer", realm="microblog")
+
+class AnyCaseScheme:
+    """Match the scheme ignoring case, as RFC 7235 says (flask_httpauth's
+    MultiAuth compares it exactly, so `bearer <token>` fell through to Basic)."""
+
+    def is_compatible_auth(self, headers) -> bool:
+        scheme = headers.get("Authorization", "").split(None, 1)[:1]
+        return bool(scheme) and scheme[0].lower() == self.scheme.lower()
+
+
+class BasicAuth(AnyCaseScheme, HTTPBasicAuth):
+    pass
+
+
+class TokenAuth(AnyCaseScheme, HTTPTokenAuth):
+    pass
+
+
+basic_auth = BasicAuth(realm="microblog")
+token_auth = TokenAuth(scheme="Bearer", realm="microblog")
 auth = MultiAuth(basic_auth, token_auth)
 CHALLENGE = 'Basic realm="microblog", Bearer realm="microblog"'
 
@@ -67,7 +85,7 @@ def verify():
 def login():
     username = auth.current_user()
     body = read_body()
-    named = body.text("username", max_length=1024, required=False)
+    named = body.text("username", max_length=Body.UNBOUNDED, required=False)
     if named is not None and not same_user(named, username):
         raise APIError(403, f"'username' must be the authenticated user, {username}.")
     password = body.text("password", max_length=4096, required=False)

@@ -2,7 +2,7 @@
 newest first through an index, from an exclusive `before` id downwards."""
 import sqlite3
 
-from .users import _upper
+from .users import MAX_ID, _upper
 
 TWEET_COLUMNS = "t.id, u.username, t.tweet, t.created_at, t.reply_to, t.user_id"
 FROM_TWEETS = "FROM tweets t JOIN users u ON u.id = t.user_id"
@@ -17,6 +17,8 @@ def create_tweet(db: sqlite3.Connection, user_id: int, text: str, reply_to: int 
 
 
 def get_tweet(db: sqlite3.Connection, tweet_id: int) -> sqlite3.Row | None:
+    if not 0 < tweet_id <= MAX_ID:
+        return None  # no row has such an id
     return db.execute(f"SELECT {TWEET_COLUMNS} {FROM_TWEETS} WHERE t.id = ?",
                       (tweet_id,)).fetchone()
 

@@ -11,6 +11,9 @@ class Taken(Exception):
 
 
 USER_COLUMNS = "id, username, email, password_hash, created_at"
+# The largest id a row can have (a 64-bit signed integer in SQLite and PostgreSQL).
+# Larger numbers in requests cannot name a row, and the drivers refuse to bind them.
+MAX_ID = 2**63 - 1
 
 
 def find_user(db: sqlite3.Connection, username: str) -> sqlite3.Row | None:
@@ -21,6 +24,10 @@ def find_user(db: sqlite3.Connection, username: str) -> sqlite3.Row | None:
 
 def create_user(db: sqlite3.Connection, username: str, email: str, password_hash: str,
                 created_at: str) -> sqlite3.Row:
+    # Emails compare ignoring case. SQLite's lower() folds only ASCII, so the
+    # email is stored lower-cased by Python: then lower(email) in the unique
+    # index and below is exact for all of Unicode, in SQLite and PostgreSQL.
+    email = email.lower()
     taken = db.execute(
         "SELECT lower(username) = lower(?) AS same_name FROM users"
         " WHERE lower(username) = lower(?) OR lower(email) = lower(?)",
@@ -78,5 +85,6 @@ def following(db: sqlite3.Connection, user_id: int, before: int | None, limit: i
 
 
 def _upper(before: int | None) -> int:
-    """An exclusive upper bound on ids: all of them when no cursor is given."""
-    return before if before is not None else 2**63 - 1
+    """An exclusive upper bound on ids: all of them when no cursor is given
+    or the cursor is beyond any id."""
+    return MAX_ID if before is None else min(before, MAX_ID)
