@@ -11,6 +11,7 @@ from microblog.body import Body, read_body
 from microblog.errors import APIError, error_response
 from microblog.factory import create_service_app
 from microblog.identity import same_user
+from microblog.throttle import LoginThrottle
 from microblog.tokens import issue_token, read_token
 from microblog.upstream import Upstreams
 
@@ -54,11 +55,29 @@ def users_service_says(username: str, password: str) -> str | None:
     raise APIError(503, "Credentials cannot be checked right now.")
 
 
+def client_address() -> str:
+    """The caller's address as the gateway saw it: the last X-Forwarded-For
+    entry, the one the gateway itself appended."""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    return forwarded.rsplit(",", 1)[-1].strip() or request.remote_addr or "-"
+
+
 @basic_auth.verify_password
 def verify_password(username: str, password: str) -> str | None:
     if not username or not password:
         return None
-    return users_service_says(username, password)
+    throttle: LoginThrottle = current_app.extensions["login_throttle"]
+    address = client_address()
+    wait = throttle.retry_after(username, address)
+    if wait is not None:
+        raise APIError(429, f"Too many failed logins; try again in {wait} seconds.",
+                       headers={"Retry-After": str(wait)})
+    user = users_service_says(username, password)
+    if user is None:
+        throttle.failed(username, address)
+    else:
+        throttle.succeeded(username)
+    return user
 
 
 @token_auth.verify_token
@@ -109,5 +128,7 @@ def create_app(test_config: dict | None = None) -> Flask:
                           app.config["CONNECT_TIMEOUT"], app.config["READ_TIMEOUT"])
     upstreams.start_probing()
     app.extensions["upstreams"] = upstreams
+    app.extensions["login_throttle"] = LoginThrottle(app.config["LOGIN_FAILURES_IN_A_ROW"],
+                                                     app.config["LOGIN_FAILURES_PER_MINUTE"])
     app.register_blueprint(bp)
     return app

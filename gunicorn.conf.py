@@ -9,3 +9,8 @@ timeout = 60
 graceful_timeout = 5
 accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms id=%({x-request-id}i)s'
+
+
+def post_worker_init(worker):
+    from microblog import wsgi_errors
+    wsgi_errors.install()

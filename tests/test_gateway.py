@@ -180,3 +180,13 @@ def test_past_its_in_flight_bound_an_instance_gets_no_queue_but_503_retry_after(
     assert busy and all(a.headers.get("Retry-After") == "1" for a in busy)
     assert all(a.json()["error"] == "service_unavailable" for a in busy)
     assert any(a.status_code == 401 for a in answers)
+
+
+def test_requests_the_server_cannot_parse_still_get_json(mj):
+    answer = mj.get("/users/" + "x" * 5000)
+    assert answer.status_code == 414
+    assert answer.headers["Content-Type"] == "application/json"
+    assert answer.json()["error"] == "uri_too_long"
+    answer = mj.get("/publicTimeline", headers={"X-Big": "y" * 9000})
+    assert answer.status_code in (400, 431)
+    assert answer.json()["message"]
