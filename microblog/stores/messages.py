@@ -1,10 +1,10 @@
 """Every DynamoDB call about direct messages. Lists are Queries on the indexes
 that create_table.py defines, never Scans; no transactions are needed because
 ids come from an atomic counter and each message is written once."""
+from . import MAX_ID, can_exist, id_below
 from ..dynamo import from_item, to_item
 from ..timestamps import utc_now
 
-NO_UPPER_BOUND = 2**63 - 1  # above any id; a DynamoDB number holds at most 38 digits
 
 
 def pair_key(a: str, b: str) -> str:
@@ -49,7 +49,7 @@ class MessageStore:
         return {k: v for k, v in item.items() if v is not None}
 
     def get(self, message_id: int) -> dict | None:
-        if not 0 < message_id < NO_UPPER_BOUND:  # no such id; DynamoDB would refuse the number
+        if not can_exist(message_id):
             return None
         answer = self.client.get_item(TableName=self.messages, Key={"id": {"N": str(message_id)}},
                                       ConsistentRead=True)
@@ -62,9 +62,8 @@ class MessageStore:
         return self._newest("conversation", "pair_key", pair_key(a, b), before, limit)
 
     def replies(self, message_id: int, after: int | None, limit: int) -> list[dict]:
-        if after is not None and after >= NO_UPPER_BOUND:
-            return []
-        return self._query("replies", "reply_to", {"N": str(message_id)}, ">", after or 0,
+        after = min(after or 0, MAX_ID)
+        return self._query("replies", "reply_to", {"N": str(message_id)}, ">", after,
                            forward=True, limit=limit)
 
     def latest_with_quick_replies(self, sender: str, recipient: str) -> dict | None:
@@ -94,8 +93,7 @@ class MessageStore:
         self.client.put_item(TableName=self.counters, Item={"name": {"S": name}})
 
     def _newest(self, index: str, key: str, value: str, before: int | None, limit: int) -> list:
-        return self._query(index, key, {"S": value}, "<",
-                           NO_UPPER_BOUND if before is None else min(before, NO_UPPER_BOUND),
+        return self._query(index, key, {"S": value}, "<", id_below(before),
                            forward=False, limit=limit)
 
     def _query(self, index: str, key: str, value: dict, op: str, bound: int, forward: bool,

@@ -2,7 +2,7 @@
 newest first through an index, from an exclusive `before` id downwards."""
 import sqlite3
 
-from .users import MAX_ID, _upper
+from . import can_exist, id_below
 
 TWEET_COLUMNS = "t.id, u.username, t.tweet, t.created_at, t.reply_to, t.user_id"
 FROM_TWEETS = "FROM tweets t JOIN users u ON u.id = t.user_id"
@@ -17,8 +17,8 @@ def create_tweet(db: sqlite3.Connection, user_id: int, text: str, reply_to: int 
 
 
 def get_tweet(db: sqlite3.Connection, tweet_id: int) -> sqlite3.Row | None:
-    if not 0 < tweet_id <= MAX_ID:
-        return None  # no row has such an id
+    if not can_exist(tweet_id):
+        return None
     return db.execute(f"SELECT {TWEET_COLUMNS} {FROM_TWEETS} WHERE t.id = ?",
                       (tweet_id,)).fetchone()
 
@@ -30,7 +30,7 @@ def delete_tweet(db: sqlite3.Connection, tweet_id: int) -> None:
 def user_timeline(db: sqlite3.Connection, user_id: int, before: int | None, limit: int) -> list:
     return db.execute(
         f"SELECT {TWEET_COLUMNS} {FROM_TWEETS} WHERE t.user_id = ? AND t.id < ?"
-        " ORDER BY t.id DESC LIMIT ?", (user_id, _upper(before), limit)).fetchall()
+        " ORDER BY t.id DESC LIMIT ?", (user_id, id_below(before), limit)).fetchall()
 
 
 def home_timeline(db: sqlite3.Connection, user_id: int, before: int | None, limit: int) -> list:
@@ -38,10 +38,10 @@ def home_timeline(db: sqlite3.Connection, user_id: int, before: int | None, limi
     return db.execute(
         f"SELECT {TWEET_COLUMNS} {FROM_TWEETS} WHERE t.id < ? AND t.user_id IN"
         " (SELECT ? UNION ALL SELECT followed_id FROM follows WHERE follower_id = ?)"
-        " ORDER BY t.id DESC LIMIT ?", (_upper(before), user_id, user_id, limit)).fetchall()
+        " ORDER BY t.id DESC LIMIT ?", (id_below(before), user_id, user_id, limit)).fetchall()
 
 
 def public_timeline(db: sqlite3.Connection, before: int | None, limit: int) -> list:
     return db.execute(
         f"SELECT {TWEET_COLUMNS} {FROM_TWEETS} WHERE t.id < ? ORDER BY t.id DESC LIMIT ?",
-        (_upper(before), limit)).fetchall()
+        (id_below(before), limit)).fetchall()

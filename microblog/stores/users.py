@@ -1,6 +1,8 @@
 """Every SQL statement about users and follows."""
 import sqlite3
 
+from . import id_below
+
 
 class Taken(Exception):
     """The username or the email ('field') belongs to another user already."""
@@ -11,9 +13,6 @@ class Taken(Exception):
 
 
 USER_COLUMNS = "id, username, email, password_hash, created_at"
-# The largest id a row can have (a 64-bit signed integer in SQLite and PostgreSQL).
-# Larger numbers in requests cannot name a row, and the drivers refuse to bind them.
-MAX_ID = 2**63 - 1
 
 
 def find_user(db: sqlite3.Connection, username: str) -> sqlite3.Row | None:
@@ -72,7 +71,7 @@ def followers(db: sqlite3.Connection, user_id: int, before: int | None, limit: i
         "SELECT f.id AS cursor, u.username, f.created_at AS since FROM follows f"
         " JOIN users u ON u.id = f.follower_id"
         " WHERE f.followed_id = ? AND f.id < ? ORDER BY f.id DESC LIMIT ?",
-        (user_id, _upper(before), limit)).fetchall()
+        (user_id, id_below(before), limit)).fetchall()
 
 
 def following(db: sqlite3.Connection, user_id: int, before: int | None, limit: int) -> list:
@@ -81,10 +80,4 @@ def following(db: sqlite3.Connection, user_id: int, before: int | None, limit: i
         "SELECT f.id AS cursor, u.username, f.created_at AS since FROM follows f"
         " JOIN users u ON u.id = f.followed_id"
         " WHERE f.follower_id = ? AND f.id < ? ORDER BY f.id DESC LIMIT ?",
-        (user_id, _upper(before), limit)).fetchall()
-
-
-def _upper(before: int | None) -> int:
-    """An exclusive upper bound on ids: all of them when no cursor is given
-    or the cursor is beyond any id."""
-    return MAX_ID if before is None else min(before, MAX_ID)
+        (user_id, id_below(before), limit)).fetchall()
