@@ -9,18 +9,9 @@ import requests
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from tests.conftest import Client
+from tests.helpers import assert_error
 
 SALT = "microblog-bearer-token"  # microblog/tokens.py: used only to forge tokens here
-
-
-def assert_error(answer, status: int) -> dict:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["Content-Type"].startswith("application/json"), answer.headers
-    body = answer.json()
-    assert set(body) == {"error", "message"}, body
-    assert isinstance(body["error"], str) and body["error"]
-    assert isinstance(body["message"], str) and body["message"]
-    return body
 
 
 def assert_unauthorized(answer) -> None:

@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from tests.helpers import assert_error
+
 LONE_SURROGATE = '"bad \\ud800 text"'  # valid JSON syntax, not valid Unicode
 
 BAD_TWEETS = {
@@ -17,9 +19,7 @@ def raw_post(client, path: str, body: str):
 
 
 def assert_400(answer):
-    assert answer.status_code == 400, answer.text
-    body = answer.json()
-    assert set(body) == {"error", "message"} and body["message"]
+    return assert_error(answer, 400)
 
 
 @pytest.mark.parametrize("value", BAD_TWEETS.values(), ids=BAD_TWEETS.keys())

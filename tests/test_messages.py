@@ -3,7 +3,6 @@ GET /listreplies/<id> and GET /listmsg/<username>, against the real processes
 (gateway, auth, services, the embedded DynamoDB server)."""
 import json
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -11,13 +10,12 @@ import time
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
-import requests
 
 from microblog.config import ROOT
 from tests.conftest import Client
+from tests.helpers import TIMESTAMP, assert_error
 
 MESSAGE_KEYS = {"id", "from", "to", "msg", "timestamp", "reply_to", "quick_replies"}
-TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)")
 HUGE = "9" * 40  # beyond any id, and beyond the 38 digits a DynamoDB number holds
 
 
@@ -39,16 +37,6 @@ def clone(client: Client) -> Client:
     twin = Client(client.base_url, token=client.session.headers["Authorization"].split()[1])
     twin.username = client.username
     return twin
-
-
-def assert_error(answer: requests.Response, status: int) -> dict:
-    assert answer.status_code == status, (answer.status_code, answer.text)
-    assert answer.headers["Content-Type"].startswith("application/json"), answer.headers
-    body = answer.json()
-    assert set(body) == {"error", "message"}, body
-    assert isinstance(body["error"], str) and body["error"]
-    assert isinstance(body["message"], str) and body["message"]
-    return body
 
 
 def assert_message(message: dict, *, sender: str, to: str, msg: str, reply_to=None,

@@ -1,34 +1,15 @@
 """The timelines service through the gateway: posting, reading and deleting
 tweets; the user, home and public timelines and their cursor paging."""
-import re
 import uuid
-from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.conftest import Client
+from tests.helpers import assert_error, assert_recent_utc
 
-TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)")
 TWEET_KEYS = {"id", "username", "tweet", "created_at", "reply_to"}
 HUGE = 2**64  # more than any SQL integer holds
-
-
-def assert_error(answer, status: int) -> dict:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["Content-Type"].startswith("application/json"), answer.headers
-    body = answer.json()
-    assert set(body) == {"error", "message"}, body
-    assert isinstance(body["error"], str) and body["error"]
-    assert isinstance(body["message"], str) and body["message"]
-    return body
-
-
-def assert_recent_utc(stamp: str) -> None:
-    assert TIMESTAMP.fullmatch(stamp), stamp
-    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    assert moment.utcoffset() == timedelta(0)
-    assert abs(datetime.now(timezone.utc) - moment) < timedelta(minutes=5), stamp
 
 
 def token_user(system, new_user, prefix: str = "tl") -> Client:

@@ -3,36 +3,17 @@ the follower/following lists, as a client of the public API sees them."""
 import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from tests.conftest import Client
+from tests.helpers import assert_error, assert_recent_utc
 
-TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)")
 USER_KEYS = {"id", "username", "created_at", "followers", "following", "tweets"}
 
 
 def fresh_name(prefix: str = "reg") -> str:
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
-
-
-def assert_error(answer, status: int) -> dict:
-    """An error answer: the status, and a JSON {"error", "message"} body."""
-    assert answer.status_code == status, answer.text
-    assert answer.headers["Content-Type"].startswith("application/json"), answer.headers
-    body = answer.json()
-    assert set(body) == {"error", "message"}, body
-    assert isinstance(body["error"], str) and body["error"]
-    assert isinstance(body["message"], str) and body["message"]
-    return body
-
-
-def assert_recent_utc(stamp: str) -> None:
-    assert TIMESTAMP.fullmatch(stamp), stamp
-    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    assert moment.utcoffset() == timedelta(0)
-    assert abs(datetime.now(timezone.utc) - moment) < timedelta(minutes=5), stamp
 
 
 def register(anonymous: Client, username: str, email: str | None = None,
