@@ -20,6 +20,7 @@ def create_base_app(import_name: str, test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     register_error_handlers(app)
     app.cli.add_command(cli.init_command)
+    app.cli.add_command(cli.seed_command)
     configure_logging()
     return app
 

@@ -55,3 +55,31 @@ def test_service_refuses_calls_without_the_gateway_secret(app):
     answer = app.test_client().get("/health")
     assert answer.status_code == 403
     assert answer.get_json()["error"] == "forbidden"
+
+
+def test_seed_adds_scale_data_in_bulk(app, client, runner):
+    assert runner.invoke(args=["init"]).exit_code == 0
+    before = counts(app)
+    done = runner.invoke(args=["seed", "--users", "60", "--tweets", "900", "--messages", "120",
+                               "--logins", "2", "--password", "benchpass"])
+    assert done.exit_code == 0, done.output
+    users, follows, tweets = counts(app)
+    assert (users - before[0], tweets - before[2]) == (60, 900)
+    assert follows > before[1]
+    db = sqlite3.connect(app.config["DATABASE"])
+    stamps = [r[0] for r in db.execute(
+        "SELECT created_at FROM tweets WHERE id > ? ORDER BY id", (before[2],))]
+    assert stamps == sorted(stamps)  # ids follow time
+    db.close()
+    check = lambda name, password: client.post(  # noqa: E731
+        "/internal/credentials", json={"username": name, "password": password}).status_code
+    assert check("bench_1", "benchpass") == 200
+    assert check("bench_2", "benchpass") == 401  # past --logins: exists, cannot log in
+    from microblog.embedded import embedded_dynamodb
+    with embedded_dynamodb(app.config["DYNAMODB_ENDPOINT"]):
+        store = MessageStore(client_for(app.config), app.config["DYNAMODB_TABLE_PREFIX"])
+        first = store.next_id() - 120
+        assert store.get(first)["sender"].startswith("bench_")
+        assert store.get(first + 119) is not None
+    again = runner.invoke(args=["seed", "--users", "5", "--tweets", "5", "--messages", "0"])
+    assert again.exit_code != 0 and "exist already" in again.output

@@ -5,10 +5,25 @@ from . import MAX_ID, can_exist, id_below
 from ..dynamo import from_item, to_item
 from ..timestamps import utc_now
 
+BATCH_WRITE = 25  # DynamoDB's limit per BatchWriteItem
 
 
 def pair_key(a: str, b: str) -> str:
     return "#".join(sorted((a.lower(), b.lower())))
+
+
+def new_item(message_id: int, sender: str, recipient: str, msg: str, timestamp: str,
+             reply_to: int | None = None, quick_replies: list[str] | None = None) -> dict:
+    """A message as stored, with the keys of the indexes it belongs to."""
+    item = {"id": message_id, "sender": sender, "recipient": recipient, "msg": msg,
+            "timestamp": timestamp, "recipient_key": recipient.lower(),
+            "pair_key": pair_key(sender, recipient)}
+    if reply_to is not None:
+        item["reply_to"] = reply_to
+    if quick_replies:
+        item["quick_replies"] = quick_replies
+        item["quick_key"] = f"{sender.lower()}#{recipient.lower()}"
+    return item
 
 
 def render(item: dict) -> dict:
@@ -24,29 +39,45 @@ class MessageStore:
         self.messages = f"{prefix}messages"
         self.counters = f"{prefix}counters"
 
-    def next_id(self) -> int:
+    def next_id(self, count: int = 1) -> int:
+        """Reserve `count` consecutive ids atomically; the first of them."""
         answer = self.client.update_item(
             TableName=self.counters, Key={"name": {"S": "message"}},
-            UpdateExpression="ADD #value :one",
+            UpdateExpression="ADD #value :count",
             ExpressionAttributeNames={"#value": "value"},
-            ExpressionAttributeValues={":one": {"N": "1"}}, ReturnValues="UPDATED_NEW")
-        return int(answer["Attributes"]["value"]["N"])
+            ExpressionAttributeValues={":count": {"N": str(count)}}, ReturnValues="UPDATED_NEW")
+        return int(answer["Attributes"]["value"]["N"]) - count + 1
 
     def add(self, sender: str, recipient: str, msg: str, reply_to: int | None = None,
             quick_replies: list[str] | None = None, message_id: int | None = None,
             timestamp: str | None = None) -> dict:
         """Store a new message under a fresh id (or the given one) and return it."""
-        item = {
-            "id": message_id if message_id is not None else self.next_id(),
-            "sender": sender, "recipient": recipient, "msg": msg,
-            "timestamp": timestamp or utc_now(), "reply_to": reply_to,
-            "recipient_key": recipient.lower(), "pair_key": pair_key(sender, recipient),
-            "quick_replies": quick_replies or None,
-            "quick_key": f"{sender.lower()}#{recipient.lower()}" if quick_replies else None,
-        }
+        item = new_item(message_id if message_id is not None else self.next_id(), sender,
+                        recipient, msg, timestamp or utc_now(), reply_to, quick_replies)
         self.client.put_item(TableName=self.messages, Item=to_item(item),
                              ConditionExpression="attribute_not_exists(id)")
-        return {k: v for k, v in item.items() if v is not None}
+        return item
+
+    def add_many(self, items, progress=lambda n: None) -> int:
+        """Bulk-load ready-made items (ids reserved by the caller); how many."""
+        written, batch = 0, []
+        for item in items:
+            batch.append({"PutRequest": {"Item": to_item(item)}})
+            if len(batch) == BATCH_WRITE:
+                self._write(batch)
+                written += len(batch)
+                progress(len(batch))
+                batch = []
+        if batch:
+            self._write(batch)
+            written += len(batch)
+            progress(len(batch))
+        return written
+
+    def _write(self, batch: list) -> None:
+        pending = {self.messages: batch}
+        while pending:  # DynamoDB may hand back part of a batch when throttled
+            pending = self.client.batch_write_item(RequestItems=pending).get("UnprocessedItems")
 
     def get(self, message_id: int) -> dict | None:
         if not can_exist(message_id):
