@@ -10,7 +10,7 @@ from flask_httpauth import HTTPBasicAuth, HTTPTokenAuth, MultiAuth
 from microblog.body import Body, read_body
 from microblog.errors import APIError, error_response
 from microblog.factory import create_service_app
-from microblog.identity import same_user
+from microblog.identity import USER_HEADER, same_user
 from microblog.throttle import LoginThrottle
 from microblog.tokens import issue_token, read_token
 from microblog.upstream import Upstreams
@@ -95,8 +95,10 @@ def unauthorized(status: int):
 @bp.get("/verify")
 @auth.login_required
 def verify():
-    """The gateway's question: who is this? 200 with the username, or 401."""
-    return {"username": auth.current_user()}
+    """The gateway's question: who is this? 200 with the username (in the body,
+    and in a header for gateways such as nginx's auth_request), or 401."""
+    username = auth.current_user()
+    return {"username": username}, 200, {USER_HEADER: username}
 
 
 @bp.post("/login")
