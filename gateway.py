@@ -1,13 +1,14 @@
 """The API gateway on :5000: routes each public path to its pool, asks the
 auth service who the caller is, and passes the answer on in a header that no
 client can set. Everything not in the public API is a 404 here."""
-import json
 import re
 import uuid
 from urllib.parse import quote
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, request, send_file
 
+from microblog.authcache import AuthCache
+from microblog.config import ROOT
 from microblog.errors import APIError
 from microblog.factory import create_base_app
 from microblog.identity import SECRET_HEADER, USER_HEADER
@@ -61,12 +62,20 @@ def return_request_id(response: Response) -> Response:
 
 
 def authenticate() -> str | Response:
-    """The username the auth service vouches for, or its refusal to relay as it is."""
+    """The username the auth service vouches for (or did a moment ago), or its
+    refusal to relay as it is."""
+    authorization = request.headers.get("Authorization", "")
+    cache: AuthCache = current_app.extensions["auth_cache"]
+    username = cache.get(authorization)
+    if username is not None:
+        return username
     answer = upstreams().send("auth", "GET", "/verify", headers={
-        "Authorization": request.headers.get("Authorization", ""), "X-Request-ID": g.request_id,
+        "Authorization": authorization, "X-Request-ID": g.request_id,
         "X-Forwarded-For": forwarded_for()})
     if answer.status == 200:
-        return json.loads(answer.data)["username"]
+        username = answer.headers[USER_HEADER]
+        cache.put(authorization, username)
+        return username
     if answer.status in (401, 429):
         return relay(answer)
     raise APIError(503, "Authentication is unavailable right now.")
@@ -122,10 +131,16 @@ def create_app(test_config: dict | None = None) -> Flask:
                         config["READ_TIMEOUT"], config["MAX_IN_FLIGHT"])
     gateway.start_probing()
     app.extensions["upstreams"] = gateway
+    app.extensions["auth_cache"] = AuthCache(config["AUTH_CACHE_SECONDS"])
     app.before_request(assign_request_id)
     app.after_request(return_request_id)
     for rule, methods, pool, public in ROUTES:
         app.add_url_rule(rule, endpoint=rule, view_func=proxy(pool, public), methods=methods)
+
+    @app.get("/openapi.json")
+    def openapi():
+        """The OpenAPI 3 document of the whole public API."""
+        return send_file(ROOT / "openapi.json", mimetype="application/json", max_age=60)
 
     @app.get("/health")
     def health():

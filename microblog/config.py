@@ -30,6 +30,8 @@ def settings() -> dict:
         "MAX_BODY_BYTES": 1024 * 1024,
         # Calls the gateway keeps open to one instance before it answers 503 busy.
         "MAX_IN_FLIGHT": int(os.environ.get("MICROBLOG_MAX_IN_FLIGHT", "64")),
+        # How long the gateway trusts a successful auth decision without asking again.
+        "AUTH_CACHE_SECONDS": float(os.environ.get("MICROBLOG_AUTH_CACHE_SECONDS", "5")),
         # Password guessing: a username is locked (briefly) after this many
         # failures in a row; a client address may fail this often a minute.
         "LOGIN_FAILURES_IN_A_ROW": int(os.environ.get("MICROBLOG_LOGIN_FAILURES_IN_A_ROW", "10")),
