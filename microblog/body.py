@@ -25,7 +25,7 @@ def read_body() -> "Body":
         raise APIError(415, "Send the body as JSON or as form data.")
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # nesting deeper than Python parses
         raise APIError(400, "The body is not valid JSON.", "malformed_json") from None
     if not isinstance(data, dict):
         raise APIError(400, "The JSON body must be an object.")
