@@ -8,7 +8,7 @@ keepalive = 30
 timeout = 60
 graceful_timeout = 5
 accesslog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms id=%({x-request-id}i)s'
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms id=%({x-request-id}o)s'
 
 
 def post_worker_init(worker):

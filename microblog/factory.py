@@ -58,4 +58,11 @@ def create_service_app(import_name: str, test_config: dict | None = None) -> Fla
     def health():
         return {"status": "ok"}
 
+    @app.after_request
+    def echo_request_id(response):
+        # So every process's access log can name the request it answered.
+        if "X-Request-ID" in request.headers:
+            response.headers["X-Request-ID"] = request.headers["X-Request-ID"]
+        return response
+
     return app
