@@ -55,6 +55,7 @@ def test_killed_instance_is_skipped_reported_and_rejoins(system, mj):
 def test_whole_pool_down_is_503_json_and_other_pools_keep_working(system, mj):
     system.kill("app")
     try:
+        assert wait_for(lambda: not instance_state(system, "messages", 0), timeout=5)
         answer = mj.get("/listmsg/mj")
         assert answer.status_code == 503
         assert answer.json()["error"] == "service_unavailable"
@@ -68,6 +69,7 @@ def test_auth_service_down_closes_protected_routes_only(system, new_user, anonym
     newcomer = new_user("authdown")  # credentials the gateway has never had verified
     system.kill("auth")
     try:
+        assert wait_for(lambda: not instance_state(system, "auth", 0), timeout=5)
         answer = newcomer.get("/publicTimeline")
         assert answer.status_code == 503
         assert answer.json()["error"] == "service_unavailable"
@@ -87,6 +89,7 @@ def test_auth_decisions_are_remembered_briefly_and_failures_never(system, new_us
     assert user.get("/homeTimeline").status_code == 200
     system.kill("auth")
     try:
+        assert wait_for(lambda: not instance_state(system, "auth", 0), timeout=5)
         assert user.get("/homeTimeline").status_code == 200
         wrong = requests.get(system.url + "/homeTimeline", auth=(user.username, "not-it"))
         assert wrong.status_code == 503
