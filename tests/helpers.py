@@ -22,3 +22,24 @@ def assert_recent_utc(stamp: str) -> None:
     moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     assert moment.utcoffset() == timedelta(0)
     assert abs(datetime.now(timezone.utc) - moment) < timedelta(minutes=5), stamp
+
+
+def every_page(client, path: str, key: str, max_pages: int = 60) -> list[list[dict]]:
+    """Follow `next` from path to the last page; each page's items. Checks on
+    the way that the Link header and `next` agree, and that both are absent
+    (or `next` null) on the last page only."""
+    pages = []
+    while path is not None:
+        assert len(pages) < max_pages, "paging does not end"
+        answer = client.get(path)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert set(body) == {key, "next"}, body
+        pages.append(body[key])
+        path = body["next"]
+        if path is None:
+            assert "Link" not in answer.headers, answer.headers
+        else:
+            assert path.startswith("/"), path
+            assert answer.headers["Link"] == f'<{path}>; rel="next"'
+    return pages

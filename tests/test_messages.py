@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from microblog.config import ROOT
 from tests.conftest import Client
-from tests.helpers import TIMESTAMP, assert_error
+from tests.helpers import TIMESTAMP, assert_error, every_page
 
 MESSAGE_KEYS = {"id", "from", "to", "msg", "timestamp", "reply_to", "quick_replies"}
 HUGE = "9" * 40  # beyond any id, and beyond the 38 digits a DynamoDB number holds
@@ -74,25 +74,6 @@ def listing(client: Client, path: str, key: str) -> list[dict]:
     return answer.json()[key]
 
 
-def every_page(client: Client, path: str, key: str, max_pages: int = 50) -> list[list[dict]]:
-    """Follow `next` from path to the last page; each page's items. Checks on
-    the way that the Link header and `next` agree, and that both are absent
-    (or `next` null) on the last page only."""
-    pages = []
-    while path is not None:
-        assert len(pages) < max_pages, "paging does not end"
-        answer = client.get(path)
-        assert answer.status_code == 200, answer.text
-        body = answer.json()
-        assert set(body) == {key, "next"}, body
-        pages.append(body[key])
-        path = body["next"]
-        if path is None:
-            assert "Link" not in answer.headers, answer.headers
-        else:
-            assert path.startswith("/"), path
-            assert answer.headers["Link"] == f'<{path}>; rel="next"'
-    return pages
 
 
 def ids(messages: list[dict]) -> list[int]:

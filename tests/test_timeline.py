@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.conftest import Client
-from tests.helpers import assert_error, assert_recent_utc
+from tests.helpers import assert_error, assert_recent_utc, every_page
 
 TWEET_KEYS = {"id", "username", "tweet", "created_at", "reply_to"}
 HUGE = 2**64  # more than any SQL integer holds
@@ -28,22 +28,6 @@ def post(client: Client, text: str, **extra) -> dict:
     return answer.json()
 
 
-def walk(client: Client, path: str, max_pages: int = 60) -> list[list[dict]]:
-    """Every page of a timeline, following `next`; Link always matches `next`."""
-    pages = []
-    while path:
-        answer = client.get(path)
-        assert answer.status_code == 200, answer.text
-        body = answer.json()
-        assert set(body) <= {"tweets", "next"}, body
-        pages.append(body["tweets"])
-        path = body.get("next")
-        if path:
-            assert answer.links["next"]["url"] == path
-        else:
-            assert "next" not in answer.links and "Link" not in answer.headers
-        assert len(pages) <= max_pages, "the pages never end"
-    return pages
 
 
 def ids_of(pages) -> list[int]:
@@ -51,7 +35,7 @@ def ids_of(pages) -> list[int]:
 
 
 def user_tweets(client: Client, username: str) -> list[dict]:
-    return [t for page in walk(client, f"/userTimeline/{username}?limit=100") for t in page]
+    return [t for page in every_page(client, f"/userTimeline/{username}?limit=100", "tweets") for t in page]
 
 
 # POST /postTweet
@@ -278,7 +262,7 @@ def test_user_timeline_is_newest_first_with_25_per_page(prolific):
 @pytest.mark.parametrize("limit", [1, 2, 4, 5, 26, 27, 100])
 def test_user_timeline_pages_never_drop_or_repeat(prolific, limit):
     client, posted = prolific
-    pages = walk(client, f"/userTimeline/{client.username}?limit={limit}")
+    pages = every_page(client, f"/userTimeline/{client.username}?limit={limit}", "tweets")
     assert ids_of(pages) == [t["id"] for t in reversed(posted)]
     assert all(len(page) == limit for page in pages[:-1])
     assert 1 <= len(pages[-1]) <= limit
@@ -338,7 +322,7 @@ def test_home_timeline_is_own_and_followed_tweets_only(system, new_user):
     # The friend follows me, but that does not put their follows in my timeline.
     assert friend.put("/follow", json={"usernameToFollow": stranger.username}).status_code == 201
 
-    pages = walk(me, "/homeTimeline?limit=2")
+    pages = every_page(me, "/homeTimeline?limit=2", "tweets")
     assert ids_of(pages) == list(reversed(expected))
     assert [len(p) for p in pages] == [2, 2, 2]
     whole = me.get("/homeTimeline").json()
@@ -360,7 +344,7 @@ def test_public_timeline_is_everyone_newest_first(system, new_user):
     one, two = token_user(system, new_user, "pub"), token_user(system, new_user, "pub")
     mine = [post(one if i % 2 else two, f"public {i}")["id"] for i in range(6)]
     top = max(mine) + 1
-    pages = walk(one, f"/publicTimeline?before={top}&limit=5", max_pages=1000)
+    pages = every_page(one, f"/publicTimeline?before={top}&limit=5", "tweets", max_pages=1000)
     ids = ids_of(pages)
     assert len(ids) == len(set(ids)), "a tweet appeared twice"
     assert ids == sorted(ids, reverse=True)

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.conftest import Client
-from tests.helpers import assert_error, assert_recent_utc
+from tests.helpers import assert_error, assert_recent_utc, every_page
 
 USER_KEYS = {"id", "username", "created_at", "followers", "following", "tweets"}
 
@@ -30,21 +30,6 @@ def assert_free(anonymous: Client, username: str) -> None:
     assert answer.status_code == 201, answer.text
 
 
-def walk(client: Client, path: str, key: str, max_pages: int = 50) -> list[list[dict]]:
-    """Every page of a list, following `next`; each page's Link matches its `next`."""
-    pages = []
-    while path:
-        answer = client.get(path)
-        assert answer.status_code == 200, answer.text
-        body = answer.json()
-        pages.append(body[key])
-        path = body.get("next")
-        if path:
-            assert answer.links["next"]["url"] == path
-        else:
-            assert "next" not in answer.links and "Link" not in answer.headers
-        assert len(pages) <= max_pages, "the pages never end"
-    return pages
 
 
 # POST /register
@@ -275,12 +260,12 @@ def test_profile_needs_credentials(anonymous):
 
 
 def following_names(client: Client, username: str) -> list[str]:
-    return [e["username"] for page in walk(client, f"/following/{username}", "following")
+    return [e["username"] for page in every_page(client, f"/following/{username}", "following")
             for e in page]
 
 
 def follower_names(client: Client, username: str) -> list[str]:
-    return [e["username"] for page in walk(client, f"/followers/{username}", "followers")
+    return [e["username"] for page in every_page(client, f"/followers/{username}", "followers")
             for e in page]
 
 
@@ -433,7 +418,7 @@ def network(system, anonymous):
 def test_follow_lists_page_without_drops_or_repeats(network, which):
     hub, others = network
     newest_first = [c.username for c in reversed(others)]
-    pages = walk(hub, f"/{which}/{hub.username}?limit=2", which)
+    pages = every_page(hub, f"/{which}/{hub.username}?limit=2", which)
     assert [len(p) for p in pages] == [2, 2, 1]
     assert [e["username"] for p in pages for e in p] == newest_first
     for entry in (e for p in pages for e in p):
@@ -496,7 +481,7 @@ def test_follow_lists_ignore_case_and_404_unknown(network, which):
 
 
 def test_seed_follows_are_listed(mj):
-    following = {e["username"] for page in walk(mj, "/following/mj", "following") for e in page}
+    following = {e["username"] for page in every_page(mj, "/following/mj", "following") for e in page}
     assert {"kobebryant", "jordan", "lebron"} <= following
-    followers = {e["username"] for page in walk(mj, "/followers/MJ", "followers") for e in page}
+    followers = {e["username"] for page in every_page(mj, "/followers/MJ", "followers") for e in page}
     assert {"kobebryant", "jordan", "lebron", "magic"} <= followers
