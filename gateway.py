@@ -38,6 +38,7 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriza
               "trailer", "trailers", "transfer-encoding", "upgrade", "content-length"}
 # Never taken from a client: the identity the gateway vouches for, and the proof it is the gateway.
 PRIVATE = {USER_HEADER.lower(), SECRET_HEADER.lower()}
+DRAIN_BYTES = 16 * 1024 * 1024  # past this, an oversized body's connection is just closed
 REQUEST_ID = re.compile(r"[\w.:/+=-]{1,128}")
 
 
@@ -104,15 +105,29 @@ def relay(answer) -> Response:
                     headers=[(k, v) for k, v in answer.headers.items() if k.lower() not in dropped])
 
 
+def too_large(limit: int) -> None:
+    """413, after reading (a bounded amount of) the rest of the body, so that the
+    client sees the answer instead of a connection cut while it still sends."""
+    stream, left = request.environ["wsgi.input"], DRAIN_BYTES
+    while left > 0 and (chunk := stream.read(min(65536, left))):
+        left -= len(chunk)
+    raise APIError(413, f"A request body may be at most {limit} bytes.")
+
+
 def proxy(pool: str, public: bool):
     def forward(**_path_args):
         limit = current_app.config["MAX_BODY_BYTES"]
         if request.content_length is not None and request.content_length > limit:
-            raise APIError(413, f"A request body may be at most {limit} bytes.")
+            too_large(limit)
         user = None if public else authenticate()
         if isinstance(user, Response):
             return user
-        body = request.get_data()  # MAX_CONTENT_LENGTH bounds a chunked body too
+        if request.content_length is None:  # chunked: read one byte past the limit to know
+            body = request.environ["wsgi.input"].read(limit + 1)
+            if len(body) > limit:
+                too_large(limit)
+        else:
+            body = request.get_data()
         path = quote(request.path, safe="/:@!$&'()*+,;=-._~")
         if request.query_string:
             path += "?" + request.query_string.decode("latin-1")
@@ -126,7 +141,6 @@ def proxy(pool: str, public: bool):
 def create_app(test_config: dict | None = None) -> Flask:
     app = create_base_app(__name__, test_config)
     config = app.config
-    config["MAX_CONTENT_LENGTH"] = config["MAX_BODY_BYTES"]
     gateway = Upstreams(config["UPSTREAMS"], config["SECRET"], config["CONNECT_TIMEOUT"],
                         config["READ_TIMEOUT"], config["MAX_IN_FLIGHT"])
     gateway.start_probing()

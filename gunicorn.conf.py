@@ -14,3 +14,6 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms id=%({x-request-id}o)s'
 def post_worker_init(worker):
     from microblog import wsgi_errors
     wsgi_errors.install()
+
+# Many gunicorn processes run side by side: none claims the shared control socket.
+control_socket_disable = True

@@ -3,6 +3,7 @@ into typed, bounded fields. Any violation is a 400 before anything is stored."""
 import json
 import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import request
 from werkzeug.datastructures import MultiDict
@@ -10,12 +11,19 @@ from werkzeug.datastructures import MultiDict
 from .errors import APIError
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-INTEGER = re.compile(r"\s*[+-]?\d+\s*")
+INTEGER = re.compile(r"[+-]?[0-9]+")  # ASCII digits only: int() takes any script's
 
 
 def read_body() -> "Body":
     """The request's body as a Body; 415 for other content types, 400 for bad JSON."""
     mimetype = request.mimetype
+    if mimetype == "application/x-www-form-urlencoded":
+        try:  # werkzeug would keep undecodable bytes; they are a 400 like in JSON
+            fields = parse_qsl(request.get_data(cache=True).decode("ascii"),
+                               keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            raise APIError(400, "The form data is not valid UTF-8.") from None
+        return Body(MultiDict(fields))
     if mimetype in FORM_TYPES:
         return Body(request.form)
     raw = request.get_data(cache=True)

@@ -223,3 +223,31 @@ def test_every_process_logs_the_request_id_it_served(system, mj):
     assert wait_for(lambda: f"id={made}" in system.instance_log("gateway"), timeout=2)
     assert wait_for(lambda: any(f"id={made}" in system.instance_log("api_timeline", i)
                                 for i in range(3)), timeout=2)
+
+
+def test_a_process_that_dies_under_honcho_comes_back_by_itself(system, mj):
+    """The server dies (as in a crash: master and worker), not its keep-running
+    wrapper: the others serve meanwhile and it is back in rotation within seconds."""
+    import os
+    import signal
+    import subprocess
+
+    def children(pid: int) -> list[int]:
+        found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+        return [int(p) for p in found.stdout.split()]
+    wrapper = system.processes["api_timeline", 2].pid
+    for master in children(wrapper):
+        for pid in children(master) + [master]:
+            os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: not instance_state(system, "timeline", 2), timeout=5)
+    for _ in range(6):
+        assert mj.get("/publicTimeline").status_code == 200
+    assert wait_for(lambda: instance_state(system, "timeline", 2), timeout=15)
+    assert system.processes["api_timeline", 2].poll() is None  # the wrapper never stopped
+
+
+def test_after_a_413_the_same_connection_keeps_working(mj):
+    too_big = mj.post("/postTweet", data=b"x" * (2 * 1024 * 1024),
+                      headers={"Content-Type": "application/json"})
+    assert too_big.status_code == 413
+    assert mj.get("/publicTimeline").status_code == 200  # same requests.Session

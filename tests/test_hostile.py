@@ -98,3 +98,30 @@ def test_sql_looking_username_is_just_invalid(anonymous):
     assert_400(anonymous.post("/register", json={
         "username": "x' OR '1'='1", "email": "sql@example.com", "password": "pass1234"}))
     assert anonymous.get("/health").status_code == 200
+
+
+def test_chunked_body_over_the_limit_is_413_and_not_stored_cut(new_user):
+    author = new_user("bigchunk")
+
+    def chunks():
+        yield b'{"tweet": "x"}'
+        for _ in range(24):
+            yield b" " * 65536  # 1.5 MiB of trailing whitespace: valid JSON if cut anywhere
+    answer = author.post("/postTweet", data=chunks(), headers={"Content-Type": "application/json"})
+    assert_error(answer, 413)
+    assert author.get(f"/userTimeline/{author.username}").json()["tweets"] == []
+
+
+def test_form_data_that_is_not_utf8_is_400(new_user):
+    author = new_user("latin")
+    answer = author.post("/postTweet", data=b"tweet=%FF%FE",
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert_400(answer)
+    assert author.get(f"/userTimeline/{author.username}").json()["tweets"] == []
+    ok = author.post("/postTweet", data={"tweet": "café ☕"})
+    assert ok.status_code == 201 and ok.json()["tweet"] == "café ☕"
+
+
+@pytest.mark.parametrize("limit", ["+5x", " 5", "%D9%A3", "5 "])
+def test_numbers_are_ascii_digits_only(mj, limit):
+    assert_400(mj.get(f"/publicTimeline?limit={limit}"))
