@@ -1,6 +1,6 @@
 """Passwords exist only as salted slow hashes (werkzeug's scrypt).
 
-A successful check is remembered for a short while, so that HTTP Basic callers
+A successful check is remembered for a minute after its last use, so that HTTP Basic callers
 do not pay a full scrypt on every request. The memory holds only a keyed hash
 of (stored hash, password) under a key that never leaves this process; a
 changed password has a new stored hash and so misses at once. Failures are
@@ -37,6 +37,9 @@ def check_password(stored_hash: str | None, password: str) -> bool:
     with _lock:
         expires = _verified.get(fingerprint)
         if expires is not None and expires > now:
+            # Kept while in use: safe, since a new password means a new stored hash.
+            _verified[fingerprint] = now + REMEMBER_SECONDS
+            _verified.move_to_end(fingerprint)
             return True
     if not check_password_hash(stored_hash, password):
         return False
