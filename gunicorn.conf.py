@@ -2,7 +2,10 @@
 # Threads keep connections alive (a sync worker closes each one) and let one
 # process wait on several upstream calls at once.
 worker_class = "gthread"
-workers = 1
+import os
+
+# WEB_CONCURRENCY is gunicorn's own convention for the number of worker processes.
+workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
 threads = 8
 keepalive = 30
 timeout = 60
