@@ -1,6 +1,5 @@
 """Every list is read through an index: EXPLAIN QUERY PLAN of each statement the
 stores run shows no full scan of tweets, follows or users."""
-import sqlite3
 
 import pytest
 
