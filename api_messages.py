@@ -38,7 +38,7 @@ def quick_replies(body) -> list[str] | None:
 @bp.post("/sendmsg")
 def send_message():
     actor = current_user()
-    body = read_body()
+    body = read_body("to", "msg", "from", "quick-replies")
     check_actor(body, "from", actor)
     recipient = named_user(body, "to")
     text = body.text("msg", max_length=MAX_MESSAGE)
@@ -49,7 +49,7 @@ def send_message():
 @bp.post("/replyto")
 def reply():
     actor = current_user()
-    body = read_body()
+    body = read_body("reply-to-id", "msg", "quick-reply", "to", "from", "quick-replies")
     check_actor(body, "from", actor)
     if ("msg" in body) == ("quick-reply" in body):
         raise APIError(400, "Send either 'msg' or 'quick-reply' (an option's number).")

@@ -37,7 +37,7 @@ def timeline(query, *args):
 @bp.post("/postTweet")
 def post_tweet():
     author = user_or_404(current_user())
-    body = read_body()
+    body = read_body("tweet", "reply_to", "username")
     check_actor(body, "username", author["username"])
     text = body.text("tweet", max_length=MAX_TWEET)
     reply_to = body.integer("reply_to", required=False, minimum=1)

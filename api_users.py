@@ -32,7 +32,7 @@ def render_user(user, counts, with_email: bool) -> dict:
 
 @bp.post("/register")
 def register():
-    body = read_body()
+    body = read_body("username", "email", "password")
     username = body.text("username", max_length=30)
     if not USERNAME.fullmatch(username):
         raise APIError(400, "A username is 1 to 30 letters, digits or underscores.")
@@ -65,7 +65,7 @@ def profile(username: str):
 @bp.route("/follow", methods=["PUT", "POST"])
 def follow():
     actor = user_or_404(current_user())
-    body = read_body()
+    body = read_body("usernameToFollow", "username")
     check_actor(body, "username", actor["username"])
     target = user_or_404(body.text("usernameToFollow", max_length=Body.UNBOUNDED))
     if target["id"] == actor["id"]:
@@ -79,7 +79,7 @@ def follow():
 @bp.post("/unfollow")
 def unfollow():
     actor = user_or_404(current_user())
-    body = read_body()
+    body = read_body("usernameToRemove", "username")
     check_actor(body, "username", actor["username"])
     target = user_or_404(body.text("usernameToRemove", max_length=Body.UNBOUNDED))
     db = get_db()
@@ -110,7 +110,7 @@ def following(username: str):
 @bp.post("/internal/credentials")
 def check_credentials():
     """For the auth service only (the gateway never routes here)."""
-    body = read_body()
+    body = read_body("username", "password")
     username, password = body.text("username", 1024), body.text("password", 4096)
     user = users.find_user(get_db(), username)
     if not check_password(user["password_hash"] if user else None, password):

@@ -105,7 +105,7 @@ def verify():
 @auth.login_required
 def login():
     username = auth.current_user()
-    body = read_body()
+    body = read_body("username", "password")
     named = body.text("username", max_length=Body.UNBOUNDED, required=False)
     if named is not None and not same_user(named, username):
         raise APIError(403, f"'username' must be the authenticated user, {username}.")

@@ -14,8 +14,17 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 INTEGER = re.compile(r"[+-]?[0-9]+")  # ASCII digits only: int() takes any script's
 
 
-def read_body() -> "Body":
-    """The request's body as a Body; 415 for other content types, 400 for bad JSON."""
+def read_body(*fields: str) -> "Body":
+    """The request's body as a Body; 415 for other content types, 400 for bad
+    JSON, and 400 for a field not among `fields` (a misspelt one is not ignored)."""
+    body = _parse_body()
+    unknown = [name for name in body.names() if name not in fields]
+    if unknown:
+        raise APIError(400, f"Unknown field '{unknown[0][:100]}'; this call takes: {', '.join(fields)}.")
+    return body
+
+
+def _parse_body() -> "Body":
     mimetype = request.mimetype
     if mimetype == "application/x-www-form-urlencoded":
         try:  # werkzeug would keep undecodable bytes; they are a 400 like in JSON
@@ -83,6 +92,9 @@ class Body:
     def __init__(self, data: dict | MultiDict):
         self._data = data
         self._is_form = isinstance(data, MultiDict)
+
+    def names(self) -> list[str]:
+        return list(self._data.keys())
 
     def __contains__(self, name: str) -> bool:
         """Whether the field was sent; JSON null counts as not sent."""

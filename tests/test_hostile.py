@@ -125,3 +125,15 @@ def test_form_data_that_is_not_utf8_is_400(new_user):
 @pytest.mark.parametrize("limit", ["+5x", " 5", "%D9%A3", "5 "])
 def test_numbers_are_ascii_digits_only(mj, limit):
     assert_400(mj.get(f"/publicTimeline?limit={limit}"))
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/sendmsg", {"to": "mj", "msg": "hi", "quick_replies": ["a", "b"]}),
+    ("/postTweet", {"tweet": "hi", "replyTo": 1}),
+    ("/register", {"username": "typo_user", "email": "t@example.com", "password": "pass1234", "pasword": "x"}),
+])
+def test_unknown_fields_are_400_not_ignored(new_user, path, body):
+    author = new_user("typo")
+    answer = author.post(path, json=body)
+    assert "Unknown field" in assert_400(answer)["message"]
+    assert author.get(f"/userTimeline/{author.username}").json()["tweets"] == []
