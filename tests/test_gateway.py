@@ -1,6 +1,7 @@
 """The gateway: routing, auth on every protected call, round-robin, failover,
 health, and headers no client can forge."""
 import time
+from contextlib import contextmanager
 import uuid
 
 import pytest
@@ -22,6 +23,17 @@ def wait_for(condition, timeout: float, step: float = 0.1):
 
 def instance_state(system, pool: str, index: int) -> bool:
     return requests.get(system.url + "/health", timeout=5).json()["pools"][pool][index]["up"]
+
+
+@contextmanager
+def down(system, kind: str, pool: str):
+    """Its only instance killed and seen down by the gateway; started again after."""
+    system.kill(kind)
+    try:
+        assert wait_for(lambda: not instance_state(system, pool, 0), timeout=5)
+        yield
+    finally:
+        system.start(kind)
 
 
 def test_round_robin_spreads_requests_over_every_instance(system, mj):
@@ -56,23 +68,17 @@ def test_killed_instance_is_skipped_reported_and_rejoins(system, mj):
 
 
 def test_whole_pool_down_is_503_json_and_other_pools_keep_working(system, mj):
-    system.kill("app")
-    try:
-        assert wait_for(lambda: not instance_state(system, "messages", 0), timeout=5)
+    with down(system, "app", "messages"):
         answer = mj.get("/listmsg/mj")
         assert answer.status_code == 503
         assert answer.json()["error"] == "service_unavailable"
         assert mj.get("/publicTimeline").status_code == 200
-    finally:
-        system.start("app")
     assert wait_for(lambda: mj.get("/listmsg/mj").status_code == 200, timeout=5)
 
 
 def test_auth_service_down_closes_protected_routes_only(system, new_user, anonymous):
     newcomer = new_user("authdown")  # credentials the gateway has never had verified
-    system.kill("auth")
-    try:
-        assert wait_for(lambda: not instance_state(system, "auth", 0), timeout=5)
+    with down(system, "auth", "auth"):
         answer = newcomer.get("/publicTimeline")
         assert answer.status_code == 503
         assert answer.json()["error"] == "service_unavailable"
@@ -80,8 +86,6 @@ def test_auth_service_down_closes_protected_routes_only(system, new_user, anonym
         assert wrong.status_code == 503  # never an open door
         assert anonymous.get("/health").status_code == 200
         assert anonymous.post("/register", json={"username": "x" * 31}).status_code == 400
-    finally:
-        system.start("auth")
     assert wait_for(lambda: newcomer.get("/publicTimeline").status_code == 200, timeout=5)
 
 
@@ -90,14 +94,10 @@ def test_auth_decisions_are_remembered_briefly_and_failures_never(system, new_us
     a wrong password is asked about every time."""
     user = new_user("cached")
     assert user.get("/homeTimeline").status_code == 200
-    system.kill("auth")
-    try:
-        assert wait_for(lambda: not instance_state(system, "auth", 0), timeout=5)
+    with down(system, "auth", "auth"):
         assert user.get("/homeTimeline").status_code == 200
         wrong = requests.get(system.url + "/homeTimeline", auth=(user.username, "not-it"))
         assert wrong.status_code == 503
-    finally:
-        system.start("auth")
     wrong = requests.get(system.url + "/homeTimeline", auth=(user.username, "not-it"))
     assert wrong.status_code == 401
 
