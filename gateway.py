@@ -35,7 +35,8 @@ ROUTES = [
 ]
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-              "trailer", "trailers", "transfer-encoding", "upgrade", "content-length"}
+              "trailer", "trailers", "transfer-encoding", "upgrade", "content-length",
+              "expect"}  # the gateway has answered Expect: 100-continue itself
 # Never taken from a client: the identity the gateway vouches for, and the proof it is the gateway.
 PRIVATE = {USER_HEADER.lower(), SECRET_HEADER.lower()}
 DRAIN_BYTES = 16 * 1024 * 1024  # past this, an oversized body's connection is just closed
@@ -46,9 +47,9 @@ def upstreams() -> Upstreams:
     return current_app.extensions["upstreams"]
 
 
-def hop_by_hop(headers) -> set[str]:
+def hop_by_hop(connection: str | None) -> set[str]:
     """The hop-by-hop headers, including any the Connection header names."""
-    named = {h.strip().lower() for h in headers.get("Connection", "").split(",") if h.strip()}
+    named = {h.strip().lower() for h in (connection or "").split(",") if h.strip()}
     return HOP_BY_HOP | named
 
 
@@ -74,7 +75,7 @@ def authenticate() -> str | Response:
         "Authorization": authorization, "X-Request-ID": g.request_id,
         "X-Forwarded-For": forwarded_for()})
     if answer.status == 200:
-        username = answer.headers[USER_HEADER]
+        username = answer.header(USER_HEADER)
         cache.put(authorization, username)
         return username
     if answer.status in (401, 429):
@@ -88,7 +89,7 @@ def forwarded_for() -> str:
 
 
 def upstream_headers(pool: str, user: str | None) -> dict:
-    dropped = hop_by_hop(request.headers) | PRIVATE
+    dropped = hop_by_hop(request.headers.get("Connection")) | PRIVATE
     if pool != "auth":
         dropped.add("authorization")  # services learn the user from the gateway, not credentials
     headers = {k: v for k, v in request.headers.items() if k.lower() not in dropped}
@@ -100,9 +101,9 @@ def upstream_headers(pool: str, user: str | None) -> dict:
 
 
 def relay(answer) -> Response:
-    dropped = hop_by_hop(answer.headers) | {"x-request-id"}
+    dropped = hop_by_hop(answer.header("Connection")) | {"x-request-id"}
     return Response(answer.data, status=answer.status,
-                    headers=[(k, v) for k, v in answer.headers.items() if k.lower() not in dropped])
+                    headers=[(k, v) for k, v in answer.headers if k.lower() not in dropped])
 
 
 def too_large(limit: int) -> None:

