@@ -41,12 +41,29 @@ def _parse_body() -> "Body":
     if mimetype != "application/json" and not mimetype.endswith("+json"):
         raise APIError(415, "Send the body as JSON or as form data.")
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_object_without_repeats)
+    except RepeatedField as e:
+        raise APIError(400, f"'{str(e)[:100]}' was sent more than once.") from None
     except (UnicodeDecodeError, ValueError, RecursionError):  # nesting deeper than Python parses
         raise APIError(400, "The body is not valid JSON.", "malformed_json") from None
     if not isinstance(data, dict):
         raise APIError(400, "The JSON body must be an object.")
     return Body(data)
+
+
+class RepeatedField(Exception):
+    """A field sent twice: which one was meant cannot be told, so neither is taken."""
+
+
+def _object_without_repeats(pairs: list[tuple[str, Any]]) -> dict:
+    data = dict(pairs)
+    if len(data) < len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise RepeatedField(key)
+            seen.add(key)
+    return data
 
 
 def clean_text(name: str, value: Any, max_length: int) -> str:
@@ -100,20 +117,23 @@ class Body:
         """Whether the field was sent; JSON null counts as not sent."""
         return self._data.get(name) is not None
 
-    def text(self, name: str, max_length: int, required: bool = True) -> str | None:
+    def _single(self, name: str, required: bool) -> Any:
         if name not in self:
             if required:
                 raise APIError(400, f"'{name}' is required.")
             return None
-        return clean_text(name, self._data.get(name), max_length)
+        if self._is_form and len(self._data.getlist(name)) > 1:
+            raise APIError(400, f"'{name}' was sent more than once.")
+        return self._data.get(name)
+
+    def text(self, name: str, max_length: int, required: bool = True) -> str | None:
+        value = self._single(name, required)
+        return None if value is None else clean_text(name, value, max_length)
 
     def integer(self, name: str, required: bool = True, minimum: int | None = None,
                 maximum: int | None = None) -> int | None:
-        if name not in self:
-            if required:
-                raise APIError(400, f"'{name}' is required.")
-            return None
-        return clean_integer(name, self._data.get(name), minimum, maximum)
+        value = self._single(name, required)
+        return None if value is None else clean_integer(name, value, minimum, maximum)
 
     def text_list(self, name: str, max_items: int, max_length: int) -> list[str] | None:
         """A JSON array of strings, or the form field repeated; None when absent."""

@@ -1,7 +1,7 @@
 """The application factory every process builds its Flask app with."""
 import logging
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, Response, g, has_request_context, request
 
 from . import cli, db
 from .config import settings, shared_secret
@@ -19,10 +19,19 @@ def create_base_app(import_name: str, test_config: dict | None = None) -> Flask:
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     register_error_handlers(app)
+    app.after_request(no_media_type_without_body)
     app.cli.add_command(cli.init_command)
     app.cli.add_command(cli.seed_command)
     configure_logging()
     return app
+
+
+def no_media_type_without_body(response: Response) -> Response:
+    """Flask labels every answer text/html; an empty one (204, the automatic
+    answer to OPTIONS) has no media type at all."""
+    if response.calculate_content_length() == 0:  # None for a file sent as it is
+        del response.headers["Content-Type"]
+    return response
 
 
 class RequestIdFilter(logging.Filter):

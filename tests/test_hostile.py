@@ -137,3 +137,28 @@ def test_unknown_fields_are_400_not_ignored(new_user, path, body):
     answer = author.post(path, json=body)
     assert "Unknown field" in assert_400(answer)["message"]
     assert author.get(f"/userTimeline/{author.username}").json()["tweets"] == []
+
+
+@pytest.mark.parametrize("body, content_type", [
+    ('{"tweet": "first", "tweet": "second"}', "application/json"),
+    ("tweet=first&tweet=second", "application/x-www-form-urlencoded"),
+])
+def test_a_field_sent_twice_is_400_and_nothing_stored(new_user, body, content_type):
+    author = new_user("twice")
+    answer = author.post("/postTweet", data=body.encode(), headers={"Content-Type": content_type})
+    assert "more than once" in assert_400(answer)["message"]
+    assert author.get(f"/userTimeline/{author.username}").json()["tweets"] == []
+
+
+def test_quick_replies_may_repeat_in_a_form_as_the_list_they_are(new_user):
+    sender, recipient = new_user("qr_from"), new_user("qr_to")
+    answer = sender.post("/sendmsg", data=f"to={recipient.username}&msg=pick&quick-replies=yes&quick-replies=no",
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["quick_replies"] == ["yes", "no"]
+
+
+def test_answers_without_a_body_have_no_media_type(mj):
+    answer = mj.request("OPTIONS", "/publicTimeline")
+    assert answer.status_code == 200 and answer.content == b""
+    assert "GET" in answer.headers["Allow"] and "Content-Type" not in answer.headers

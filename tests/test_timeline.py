@@ -185,7 +185,7 @@ def test_delete_tweet(new_user):
 
     answer = author.delete(f"/tweets/{tweet['id']}")
     assert answer.status_code == 204, answer.text
-    assert answer.content == b""
+    assert answer.content == b"" and "Content-Type" not in answer.headers
     assert_error(author.get(f"/tweets/{tweet['id']}"), 404)
     assert_error(other.get(f"/tweets/{tweet['id']}"), 404)
     assert_error(author.delete(f"/tweets/{tweet['id']}"), 404)
