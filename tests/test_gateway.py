@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from microblog.identity import SECRET_HEADER, USER_HEADER
+from tests.helpers import CannedServer
 from tests.system import free_port
 
 
@@ -276,3 +277,50 @@ def test_expect_100_continue_is_answered_and_the_tweet_stored_once(system, mj):
     assert answer.count(b"HTTP/1.1") == 1  # the service's own 100 is not passed on
     tweet_id = int(answer.split(b'"id":')[1].split(b",")[0])
     assert mj.get(f"/tweets/{tweet_id}").json()["tweet"] == "e" * 280
+
+
+def test_head_answers_the_headers_of_the_get_without_its_body(mj):
+    get, head = mj.get("/publicTimeline?limit=3"), mj.request("HEAD", "/publicTimeline?limit=3")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["Content-Type"] == "application/json"
+    assert head.headers["Content-Length"] == get.headers["Content-Length"]
+
+
+def test_only_end_to_end_headers_cross_the_gateway_both_ways(system, mj):
+    """A second gateway whose timeline pool is a server that records what it is
+    sent and answers with hop-by-hop headers of its own."""
+    answer_bytes = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+                    b"Connection: X-Upstream-Hop\r\nX-Upstream-Hop: 1\r\nKeep-Alive: timeout=5\r\n"
+                    b"X-Request-ID: not-this-one\r\nX-Kept: yes\r\n\r\n{}")
+    upstream = CannedServer([answer_bytes])
+    system.ports["gateway"].append(free_port())
+    try:
+        system.start("gateway", 1, UPSTREAMS_TIMELINE=upstream.url)
+        url = f"http://127.0.0.1:{system.ports['gateway'][1]}"
+        answer = requests.get(url + "/publicTimeline?limit=2", auth=(mj.username, mj.password), timeout=10,
+                              headers={"Connection": "keep-alive, X-Client-Hop", "X-Client-Hop": "1",
+                                       "Proxy-Authorization": "Basic eDp5", "TE": "trailers",
+                                       USER_HEADER: "kobe", SECRET_HEADER: "guess",
+                                       "X-Forwarded-For": "203.0.113.9", "X-Request-ID": "hop-test-1",
+                                       "X-Custom": "passed"})
+    finally:
+        system.stop("gateway", 1)
+        system.ports["gateway"].pop()
+        upstream.close()
+    assert answer.status_code == 200 and answer.json() == {}
+    assert answer.headers["X-Kept"] == "yes" and answer.headers["X-Request-ID"] == "hop-test-1"
+    assert "X-Upstream-Hop" not in answer.headers and "Keep-Alive" not in answer.headers
+    head, _, _ = upstream.requests[0].partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0] == "GET /publicTimeline?limit=2 HTTP/1.1"
+    sent = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(": ")
+        assert name.lower() not in sent, f"{name} sent twice"
+        sent[name.lower()] = value
+    secret = (system.data_dir / "gateway.secret").read_text().strip()
+    assert sent[USER_HEADER.lower()] == mj.username and sent[SECRET_HEADER.lower()] == secret
+    assert sent["x-forwarded-for"] == "203.0.113.9, 127.0.0.1"
+    assert sent["x-request-id"] == "hop-test-1" and sent["x-custom"] == "passed"
+    for gone in ("authorization", "proxy-authorization", "x-client-hop", "te", "connection"):
+        assert gone not in sent, gone

@@ -2,56 +2,12 @@
 on loopback that answers each request with bytes the test chooses: the ways
 of framing an answer our own services never use, and the broken ones."""
 import socket
-import threading
 
 import pytest
 
 from microblog.errors import APIError
 from microblog.upstream import Connection, Upstreams
-
-
-class CannedServer:
-    """Answers the n-th request with answers[n] (then closes if asked); records what it got."""
-
-    def __init__(self, answers: list[bytes], close_after: bool = False):
-        self.answers, self.close_after = list(answers), close_after
-        self.requests: list[bytes] = []
-        self.connections = 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn: socket.socket) -> None:
-        with conn:
-            data = b""
-            while self.answers:
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    data += chunk
-                head, _, data = data.partition(b"\r\n\r\n")
-                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)
-                while len(data) < length:
-                    data += conn.recv(65536)
-                self.requests.append(head + b"\r\n\r\n" + data[:length])
-                data = data[length:]
-                conn.sendall(self.answers.pop(0))
-                if self.close_after:
-                    return
-
-    def close(self) -> None:
-        self.listener.close()
+from tests.helpers import CannedServer
 
 
 @pytest.fixture
