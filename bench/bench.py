@@ -444,6 +444,7 @@ class Bench:
         return {
             "rps": raw["requests"] / (raw["duration_us"] / 1e6),
             "requests": raw["requests"],
+            "bytes_per_req": raw["bytes"] / requests_done,  # status line, headers and body
             "p50_ms": raw["p50_us"] / 1000, "p90_ms": raw["p90_us"] / 1000,
             "p99_ms": raw["p99_us"] / 1000, "max_ms": raw["max_us"] / 1000,
             "errors": errors,
@@ -797,6 +798,16 @@ def write_json(path: Path, data: dict) -> None:
     tmp.replace(path)
 
 
+def raise_on_signals() -> None:
+    """Ctrl-C, SIGTERM and SIGHUP raise KeyboardInterrupt, so the `finally` that
+    stops every process runs (Bench.cleanup ignores them while it stops)."""
+    def interrupted(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGINT too: `cmd &` starts it ignored
+        signal.signal(sig, interrupted)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Our gateway against nginx, on scale data (issue 4).")
     parser.add_argument("--quick", action="store_true", help="a subset that runs in under 3 minutes")
@@ -835,12 +846,7 @@ def main() -> None:
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is missing: run bench/run, which installs it")
 
-    def interrupted(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGINT too: `cmd &` starts it ignored
-        signal.signal(sig, interrupted)
-
+    raise_on_signals()
     started_at, started = datetime.now(timezone.utc), time.monotonic()
     load_start = os.getloadavg()
     git_at_start = git_state()  # the code the processes load now; others may change it meanwhile
