@@ -11,15 +11,15 @@ keepalive = 30
 timeout = 60
 graceful_timeout = 5
 accesslog = "-"
-logger_class = "microblog.access_log.AccessLog"  # one fixed line, at a fraction of the CPU
+logger_class = "microblog.serving.AccessLog"  # one fixed line, at a fraction of the CPU
 # gunicorn_h1c's C parser (picohttpparser) reads requests instead of gunicorn's
 # pure-Python one: a third less CPU spent parsing each request.
 http_parser = "fast"
 
 
 def post_worker_init(worker):
-    from microblog import wsgi_errors
-    wsgi_errors.install()
+    from microblog import serving
+    serving.install_json_errors()
 
 # Many gunicorn processes run side by side: none claims the shared control socket.
 control_socket_disable = True
