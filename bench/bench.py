@@ -798,6 +798,13 @@ def write_json(path: Path, data: dict) -> None:
     tmp.replace(path)
 
 
+def run_facts(mode: str, started_at: datetime, started: float, git_at_start: dict) -> dict:
+    """What every results file opens with: which run, when, how long, where, what code."""
+    return {"mode": mode, "started_at": started_at.isoformat(timespec="seconds"),
+            "elapsed_s": round(time.monotonic() - started, 1), "machine": machine(),
+            "git": git_at_start}
+
+
 def raise_on_signals() -> None:
     """Ctrl-C, SIGTERM and SIGHUP raise KeyboardInterrupt, so the `finally` that
     stops every process runs (Bench.cleanup ignores them while it stops)."""
@@ -865,11 +872,7 @@ def main() -> None:
         memory = bench.memory()
         auth_log = bench.system.instance_log("auth")
         result = {
-            "mode": args.mode,
-            "started_at": started_at.isoformat(timespec="seconds"),
-            "elapsed_s": round(time.monotonic() - started, 1),
-            "machine": machine(),
-            "git": git_at_start,
+            **run_facts(args.mode, started_at, started, git_at_start),
             "settings": {"duration_s": args.duration, "warmup_s": args.warmup, "rounds": args.rounds,
                          "concurrency": args.concurrency, "scenarios": args.scenarios,
                          "combine": "median of the rounds (errors: sum)",

@@ -33,7 +33,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 import bench  # noqa: E402  (puts the project root on sys.path too)
-from bench import BENCH, BY_NAME, Bench, fmt, git_state, log, machine, md_escape, write_json  # noqa: E402
+from bench import BENCH, BY_NAME, Bench, fmt, git_state, log, md_escape, run_facts, write_json  # noqa: E402
 
 import requests  # noqa: E402
 
@@ -393,11 +393,7 @@ def main() -> None:
         if short:
             notes.append("Not every page compared is a full page (25 items): " + "; ".join(short))
         result = {
-            "mode": args.mode,
-            "started_at": started_at.isoformat(timespec="seconds"),
-            "elapsed_s": round(time.monotonic() - started, 1),
-            "machine": machine(),
-            "git": git_at_start,
+            **run_facts(args.mode, started_at, started, git_at_start),
             "settings": {"duration_s": args.duration, "warmup_s": args.warmup, "rounds": args.rounds,
                          "connections": 1, "wrk_threads": 1, "logins": args.logins,
                          "configurations": ["ours", "direct"] if args.direct else ["ours"],

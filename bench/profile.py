@@ -17,7 +17,9 @@ import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH.parent))
+sys.path.insert(0, str(BENCH))
+
+from bench import HZ, children_map, cpu_ticks, process_tree  # noqa: E402  (puts the root on sys.path)
 
 import requests  # noqa: E402
 
@@ -26,11 +28,13 @@ from tests.system import System  # noqa: E402
 
 # (layer, pattern of a frame's file): the first that matches, innermost frame first.
 LAYERS = [
-    ("upstream client (microblog/upstream.py)", re.compile(r"microblog/upstream\.py")),
-    ("proxy (microblog/proxy.py, gateway.py)", re.compile(r"microblog/proxy\.py|/gateway\.py|authcache\.py")),
-    ("access log", re.compile(r"serving\.py|glogging\.py|/logging/")),
-    ("Flask and werkzeug", re.compile(r"/flask/|/werkzeug/")),
-    ("gunicorn (parsing, writing, threads)", re.compile(r"/gunicorn/|concurrent/futures|threading\.py|selectors\.py")),
+    ("upstream client (microblog/upstream.py)", re.compile(r"(^|/)microblog/upstream\.py")),
+    ("proxy (microblog/proxy.py, gateway.py)",
+     re.compile(r"(^|/)(microblog/proxy|gateway|microblog/authcache)\.py")),
+    ("access log", re.compile(r"(^|/)(microblog/serving\.py|gunicorn/glogging\.py|logging/)")),
+    ("Flask and werkzeug", re.compile(r"(^|/)(flask|werkzeug)/")),
+    ("gunicorn (parsing, writing, threads)",
+     re.compile(r"(^|/)(gunicorn/|concurrent/futures/|threading\.py|selectors\.py)")),
 ]
 FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^:()]+)(?::\d+)?\)$")
 
@@ -52,7 +56,7 @@ def layer_of(stack: list[tuple[str, str]]) -> str:
     return "other (the interpreter, C calls outside these)"
 
 
-def summarise(raw: Path, top: int) -> str:
+def summarise(raw: Path, top: int, cpu_ms_per_request: float | None = None) -> str:
     layers, inclusive, total = collections.Counter(), collections.Counter(), 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -64,7 +68,9 @@ def summarise(raw: Path, top: int) -> str:
         for key in {f"{function} ({Path(file).name})" for function, file in parsed}:
             inclusive[key] += n
     lines = [f"{total} samples holding the GIL", "", "by layer (innermost on the stack):"]
-    lines += [f"  {100 * n / total:5.1f}%  {layer}" for layer, n in layers.most_common()]
+    for layer, n in layers.most_common():
+        ms = f"  {cpu_ms_per_request * n / total:.3f} ms/request" if cpu_ms_per_request else ""
+        lines.append(f"  {100 * n / total:5.1f}%{ms}  {layer}")
     lines += ["", f"top {top} functions, inclusive:"]
     lines += [f"  {100 * n / total:5.1f}%  {key}" for key, n in inclusive.most_common(top)
               if not key.startswith(("Thread.", "_bootstrap", "_worker (", "process "))]
@@ -89,6 +95,8 @@ def main() -> None:
         wrapper = system.processes["gateway", 0].pid
         master = int(subprocess.run(["pgrep", "-P", str(wrapper)], capture_output=True,
                                     text=True, check=True).stdout.split()[0])
+        gateway = process_tree(master, children_map())
+        ticks_before = sum(map(cpu_ticks, gateway))
         wrk = subprocess.Popen(["wrk", "-t2", f"-c{args.connections}", f"-d{args.seconds + 3}s",
                                 "-H", f"Authorization: Bearer {token}", system.url + args.path],
                                stdout=subprocess.PIPE, text=True, start_new_session=True)
@@ -98,10 +106,13 @@ def main() -> None:
                         "--gil", "--nonblocking", "--rate", str(args.rate), "--duration", str(args.seconds),
                         "--format", "raw", "--output", str(raw)], check=True, capture_output=True)
         out, _ = wrk.communicate(timeout=30)
-        rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        cpu_ms = (sum(map(cpu_ticks, gateway)) - ticks_before) * 1000 / HZ
+        done = int(re.search(r"(\d+) requests in", out)[1])
+        rps = re.search(r"Requests/sec:\s+([\d.]+)", out)[1]
         report = (f"GET {args.path} at {args.connections} connections for {args.seconds} s "
-                  f"({rps[1] if rps else '?'} requests/s), py-spy --gil at {args.rate} Hz\n\n"
-                  + summarise(raw, args.top))
+                  f"({rps} requests/s), py-spy --gil at {args.rate} Hz; gateway CPU "
+                  f"{cpu_ms / done:.3f} ms per request (all its processes, the whole wrk run)\n\n"
+                  + summarise(raw, args.top, cpu_ms / done))
         Path(args.output).write_text(report + "\n")
         print(report)
         print(f"\nwrote {args.output}")
