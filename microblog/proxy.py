@@ -59,7 +59,8 @@ class Proxy:
         self.flask_wsgi_app = app.wsgi_app
         self.routes, self.upstreams, self.auth_cache = routes, upstreams, auth_cache
         self.max_body = app.config["MAX_BODY_BYTES"]
-        self.url_map = app.url_map
+        # Bound once: binding per request (to its host) cost more than matching.
+        self.routing = app.url_map.bind("gateway")
         app.before_request(self._into_flask)
         app.after_request(self._request_id_out)
 
@@ -78,12 +79,13 @@ class Proxy:
 
     def _route(self, environ: dict) -> Route | None:
         """The route of a call the proxy forwards as it is, else None."""
+        method = environ["REQUEST_METHOD"]
+        path = environ["PATH_INFO"].encode("latin-1").decode("utf-8", "replace")  # as werkzeug reads it
         try:
-            endpoint, _args = self.url_map.bind_to_environ(environ).match()
+            endpoint, _args = self.routing.match(path, method)
         except HTTPException:  # 404, 405, a redirect: Flask says so
             return None
         route = self.routes.get(endpoint)
-        method = environ["REQUEST_METHOD"]
         if route and (method in route.methods or (method == "HEAD" and "GET" in route.methods)):
             return route
         return None
