@@ -561,9 +561,12 @@ class Bench:
         processes = []
         for group, roots in self.groups().items():
             for root in roots:
+                wrapped = "scripts/keep-running" in cmdline(root)  # then its child is the master
+                masters = kids.get(root, []) if wrapped else [root]
                 for pid in process_tree(root, kids):
-                    processes.append({"process": group, "pid": pid,
-                                      "role": "master" if pid == root else "worker",
+                    role = ("keep-running" if wrapped and pid == root else
+                            "master" if pid in masters else "worker")
+                    processes.append({"process": group, "pid": pid, "role": role,
                                       "rss_mb": round(rss_mb(pid) or 0, 1),
                                       "command": cmdline(pid)[:120]})
         return {"processes": processes}
