@@ -66,6 +66,12 @@ def client_address() -> str:
 def verify_password(username: str, password: str) -> str | None:
     if not username or not password:
         return None
+    return throttled_check(username, password)
+
+
+def throttled_check(username: str, password: str) -> str | None:
+    """The users service's answer, unless this username or address has failed
+    too often lately (429); every failure counts towards that."""
     throttle: LoginThrottle = current_app.extensions["login_throttle"]
     address = client_address()
     wait = throttle.retry_after(username, address)
@@ -115,7 +121,7 @@ def login():
         if credentials and credentials.type == "basic":
             matches = hmac.compare_digest(password.encode(), (credentials.password or "").encode())
         else:
-            matches = users_service_says(username, password) is not None
+            matches = throttled_check(username, password) is not None
         if not matches:
             raise APIError(401, "The password in the body does not match the credentials.",
                            headers={"WWW-Authenticate": CHALLENGE})

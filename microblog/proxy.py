@@ -16,6 +16,7 @@ from typing import Callable, Iterable, NamedTuple
 from urllib.parse import quote
 
 from flask import Flask, Response, g, request
+from gunicorn.http.errors import NoMoreData, ParseException
 from werkzeug.exceptions import HTTPException
 
 from .authcache import AuthCache
@@ -111,14 +112,27 @@ class Proxy:
             user = self._authenticate(environ)
             if isinstance(user, Answer):
                 return user  # the auth service's refusal, relayed as it is
-        body = environ["wsgi.input"].read(length if length >= 0 else self.max_body + 1)
-        if len(body) > self.max_body:  # chunked: one byte past the limit tells
-            self._too_large(environ)
+        body = self._read_body(environ, length)
         path = quote(environ["PATH_INFO"].encode("latin-1"), safe=PATH_SAFE)
         if environ.get("QUERY_STRING"):
             path += "?" + environ["QUERY_STRING"]
         return self.upstreams.send(route.pool, environ["REQUEST_METHOD"], path,
                                    self._upstream_headers(environ, route.pool, user), body or None)
+
+    def _read_body(self, environ: dict, length: int) -> bytes:
+        """The whole body, or a 400/408/413 before anything is forwarded."""
+        try:
+            body = environ["wsgi.input"].read(length if length >= 0 else self.max_body + 1)
+        except (NoMoreData, ParseException):  # gunicorn's reader: chunks cut short or malformed
+            raise APIError(400, "The request body is malformed or incomplete.") from None
+        except OSError:  # the client stopped sending for longer than the server waits
+            raise APIError(408, "The request body did not arrive in time.") from None
+        if len(body) < length:
+            raise APIError(400, f"The request body ended after {len(body)} of the {length} bytes"
+                                " its Content-Length announced.")
+        if len(body) > self.max_body:  # chunked: one byte past the limit tells
+            self._too_large(environ)
+        return body
 
     def _authenticate(self, environ: dict) -> str | Answer:
         """The username the auth service vouches for (or did a moment ago), or its refusal."""
@@ -172,8 +186,11 @@ class Proxy:
         """413, after reading (a bounded amount of) the rest of the body, so that the
         client sees the answer instead of a connection cut while it still sends."""
         stream, left = environ["wsgi.input"], DRAIN_BYTES
-        while left > 0 and (chunk := stream.read(min(65536, left))):
-            left -= len(chunk)
+        try:
+            while left > 0 and (chunk := stream.read(min(65536, left))):
+                left -= len(chunk)
+        except (OSError, ParseException):  # gone, stalled or malformed: it gets the 413 anyway
+            pass
         raise APIError(413, f"A request body may be at most {self.max_body} bytes.")
 
 

@@ -1,5 +1,6 @@
 """The gateway: routing, auth on every protected call, round-robin, failover,
 health, and headers no client can forge."""
+import json
 import time
 from contextlib import contextmanager
 import uuid
@@ -324,3 +325,48 @@ def test_only_end_to_end_headers_cross_the_gateway_both_ways(system, mj):
     assert sent["x-request-id"] == "hop-test-1" and sent["x-custom"] == "passed"
     for gone in ("authorization", "proxy-authorization", "x-client-hop", "te", "connection"):
         assert gone not in sent, gone
+
+
+def raw_exchange(system, head: str, body: bytes, close_sending: bool = True) -> bytes:
+    """One request written by hand to the gateway; the answer's bytes."""
+    import socket
+    with socket.create_connection(("127.0.0.1", system.ports["gateway"][0]), timeout=10) as sock:
+        sock.sendall(head.encode() + body)
+        if close_sending:
+            sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+            if b"\r\n\r\n" in answer and answer.endswith(b"}") or answer.endswith(b"}\n"):
+                break
+    return answer
+
+
+def basic(client) -> str:
+    import base64
+    return base64.b64encode(f"{client.username}:{client.password}".encode()).decode()
+
+
+def test_a_body_shorter_than_its_content_length_is_400_and_not_stored(system, new_user):
+    author = new_user("cutshort")
+    answer = raw_exchange(system, "POST /postTweet HTTP/1.1\r\nHost: x\r\n"
+                          f"Authorization: Basic {basic(author)}\r\n"
+                          "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n",
+                          b"tweet=truncated-body")
+    assert answer.startswith(b"HTTP/1.1 400 "), answer
+    assert b'"error":"bad_request"' in answer.replace(b" ", b"") and b"of the 100 bytes" in answer
+    assert author.get(f"/userTimeline/{author.username}").json()["tweets"] == []
+
+
+@pytest.mark.parametrize("framing", ["bad size", "no last chunk", "longer than its size"])
+def test_a_malformed_chunked_body_is_400_json_and_not_stored(system, mj, framing):
+    name = f"chunk_{uuid.uuid4().hex[:8]}"
+    data = json.dumps({"username": name, "email": f"{name}@example.com", "password": "secret-pass"}).encode()
+    body = {"bad size": b"zz\r\n" + data + b"\r\n0\r\n\r\n",
+            "no last chunk": b"%x\r\n%s\r\n" % (len(data), data),
+            "longer than its size": b"%x\r\n%sXY\r\n0\r\n\r\n" % (len(data), data)}[framing]
+    answer = raw_exchange(system, "POST /register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          "Transfer-Encoding: chunked\r\n\r\n", body)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer
+    assert b"application/json" in answer and b"malformed or incomplete" in answer
+    assert mj.get(f"/users/{name}").status_code == 404

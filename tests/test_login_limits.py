@@ -56,3 +56,17 @@ def test_guessing_locks_a_username_briefly_then_an_address(guarded, new_user):
     refused = login(guarded, "guess_last", "x1234")
     assert refused.status_code == 429
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
+
+
+def test_a_password_in_the_body_of_a_bearer_login_is_throttled_alike(guarded, new_user):
+    """A stolen token must not become an unlimited password oracle."""
+    owner = new_user("tokenguess")
+    token = login(guarded, owner.username, owner.password).json()["token"]
+
+    def guess(password: str) -> requests.Response:
+        return requests.post(guarded + "/login", json={"password": password}, timeout=30,
+                             headers={"Authorization": f"Bearer {token}"})
+    for n in range(10):
+        assert guess(f"wrong-{n}").status_code == 401
+    assert guess(owner.password).status_code == 429
+    assert login(guarded, owner.username, owner.password).status_code == 429  # the same lock
