@@ -1,6 +1,8 @@
 # Production WSGI server settings shared by every Procfile process.
 # Threads keep connections alive (a sync worker closes each one) and let one
-# process wait on several upstream calls at once.
+# process wait on several upstream calls at once. The gateway, which faces the
+# clients, runs gevent instead (Procfile): there a slow client holds a greenlet,
+# where with gthread 16 of them held every thread; and it costs less CPU.
 worker_class = "gthread"
 import os
 

@@ -370,3 +370,21 @@ def test_a_malformed_chunked_body_is_400_json_and_not_stored(system, mj, framing
     assert answer.startswith(b"HTTP/1.1 400 "), answer
     assert b"application/json" in answer and b"malformed or incomplete" in answer
     assert mj.get(f"/users/{name}").status_code == 404
+
+
+def test_slow_clients_do_not_hold_the_gateway_up(system):
+    """Forty connections that send half a request and then nothing (a slowloris)
+    leave the gateway answering everyone else at once."""
+    import socket
+    port = system.ports["gateway"][0]
+    stalled = []
+    try:
+        for _ in range(40):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # never finished
+            stalled.append(sock)
+        for _ in range(5):
+            assert requests.get(system.url + "/health", timeout=2).status_code == 200
+    finally:
+        for sock in stalled:
+            sock.close()
