@@ -1,4 +1,6 @@
 """`flask init`: create both stores and load the seed data, idempotently."""
+import os
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -24,6 +26,8 @@ def init_command(reset: bool) -> None:
     config = current_app.config
     seed = read_seed(ROOT / "test-load.json")
     shared_secret(config["DATA_DIR"])
+    # The password hashes, messages and secret in there are for this account alone.
+    os.chmod(config["DATA_DIR"], 0o700)
     db = sql.connect(config["DATABASE"])
     with embedded_dynamodb(config["DYNAMODB_ENDPOINT"]):
         dynamodb = client_for(config)

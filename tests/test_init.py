@@ -21,6 +21,7 @@ def test_init_loads_the_seed_once_and_reset_wipes(app, client, runner, tmp_path)
     seeded = counts(app)
     assert seeded[0] >= 4 and seeded[2] >= 5
     assert (tmp_path / "gateway.secret").stat().st_mode & 0o777 == 0o600
+    assert tmp_path.stat().st_mode & 0o777 == 0o700  # hashes and messages: no other account reads them
 
     registered = client.post("/register", json={"username": "newcomer", "email": "n@example.com",
                                                 "password": "pass1234"})
