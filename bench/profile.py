@@ -33,8 +33,8 @@ LAYERS = [
      re.compile(r"(^|/)(microblog/proxy|gateway|microblog/authcache)\.py")),
     ("access log", re.compile(r"(^|/)(microblog/serving\.py|gunicorn/glogging\.py|logging/)")),
     ("Flask and werkzeug", re.compile(r"(^|/)(flask|werkzeug)/")),
-    ("gunicorn (parsing, writing, threads)",
-     re.compile(r"(^|/)(gunicorn/|concurrent/futures/|threading\.py|selectors\.py)")),
+    ("gunicorn and gevent (parsing, writing, scheduling)",
+     re.compile(r"(^|/)(gunicorn/|gevent/|concurrent/futures/|threading\.py|selectors\.py)")),
 ]
 FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^:()]+)(?::\d+)?\)$")
 

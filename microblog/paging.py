@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 from flask import Response, jsonify, request
 
 from .body import clean_integer
+from .errors import APIError
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
@@ -13,11 +14,18 @@ MAX_LIMIT = 100
 
 def page_args(cursor: str) -> tuple[int, int | None]:
     """(limit, cursor value or None) from the query string; 400 when malformed."""
-    limit = request.args.get("limit")
+    limit = query_value("limit")
     limit = DEFAULT_LIMIT if limit is None else clean_integer("limit", limit, 1, MAX_LIMIT)
-    position = request.args.get(cursor)
+    position = query_value(cursor)
     position = None if position is None else clean_integer(cursor, position, 0)
     return limit, position
+
+
+def query_value(name: str) -> str | None:
+    values = request.args.getlist(name)
+    if len(values) > 1:  # as with body fields: which one was meant cannot be told
+        raise APIError(400, f"'{name}' was sent more than once.")
+    return values[0] if values else None
 
 
 def page_response(key: str, rows: list, limit: int, cursor: str,

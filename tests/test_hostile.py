@@ -162,3 +162,8 @@ def test_answers_without_a_body_have_no_media_type(mj):
     answer = mj.request("OPTIONS", "/publicTimeline")
     assert answer.status_code == 200 and answer.content == b""
     assert "GET" in answer.headers["Allow"] and "Content-Type" not in answer.headers
+
+
+def test_a_query_parameter_sent_twice_is_400(mj):
+    assert "more than once" in assert_400(mj.get("/publicTimeline?limit=1&limit=2"))["message"]
+    assert "more than once" in assert_400(mj.get("/publicTimeline?before=9&before=5"))["message"]
