@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from gunicorn_h1c import IncompleteError, ParseError, parse_response
@@ -45,10 +45,14 @@ class Answer:
     status: int
     headers: list[tuple[str, str]]  # as sent, in order
     data: bytes
+    _by_name: dict[str, str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Looked up several times per call on the gateway's hot path: index once.
+        self._by_name = {k.lower(): v for k, v in reversed(self.headers)}  # the first one wins
 
     def header(self, name: str, default: str | None = None) -> str | None:
-        name = name.lower()
-        return next((v for k, v in self.headers if k.lower() == name), default)
+        return self._by_name.get(name.lower(), default)
 
 
 class Connection:

@@ -337,7 +337,7 @@ def raw_exchange(system, head: str, body: bytes, close_sending: bool = True) -> 
         answer = b""
         while chunk := sock.recv(65536):
             answer += chunk
-            if b"\r\n\r\n" in answer and answer.endswith(b"}") or answer.endswith(b"}\n"):
+            if b"\r\n\r\n" in answer and answer.rstrip().endswith(b"}"):  # a JSON body, whole
                 break
     return answer
 
